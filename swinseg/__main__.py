@@ -1,0 +1,5 @@
+import sys
+
+from swinseg.cli import main
+
+sys.exit(main())

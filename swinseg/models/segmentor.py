@@ -1,0 +1,115 @@
+"""The segmentor: Swin encoder + decode head (+ auxiliary head in training), and its config.
+
+``build_model(config)`` is the one place that turns a :class:`SegmentorConfig` into a module. Decoders are a
+plain dict from name to builder. ``decoder="smp:<Arch>"`` builds an smp model (``smp.UPerNet``, ``smp.Unet``,
+...) around our Swin encoder instead; see :mod:`swinseg.models.smp_encoder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
+from swinseg.models.unet_head import SwinUnetHead, UnetHead
+from swinseg.models.uper_head import FCNHead, UPerHead, resize
+
+__all__ = ["DECODERS", "Segmentor", "SegmentorConfig", "build_model"]
+
+
+@dataclass
+class SegmentorConfig:
+    """A whole model. Saved as JSON inside every swinseg checkpoint.
+
+    decoder: ``upernet`` | ``unet`` | ``swin_unet`` | ``smp:<Arch>`` (any smp architecture name).
+    decoder_args: keyword arguments of that decoder (``UPerHead``: channels, pool_scales, dropout;
+        ``UnetHead``: decoder_channels; ``SwinUnetHead``: depths, window_size; smp: the model's kwargs).
+    aux_head: the auxiliary FCN head on stage 3, used only in training (loss weight ``aux_loss_weight``).
+    """
+
+    encoder: SwinConfig = field(default_factory=lambda: SWIN_VARIANTS["swin_t"])
+    decoder: str = "upernet"
+    num_classes: int = 150
+    decoder_args: dict = field(default_factory=dict)
+    aux_head: bool = True
+    aux_args: dict = field(default_factory=dict)
+    aux_loss_weight: float = 0.4
+
+    def __post_init__(self) -> None:
+        if isinstance(self.encoder, dict):
+            self.encoder = SwinConfig(**self.encoder)
+        if self.decoder not in DECODERS and not self.decoder.startswith("smp:"):
+            raise ValueError(f"unknown decoder {self.decoder!r}; choose from {sorted(DECODERS)} or 'smp:<Arch>'")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SegmentorConfig:
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        encoder = dict(data.get("encoder", {}))
+        unknown = set(encoder) - set(SwinConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown encoder config keys: {sorted(unknown)}")
+        return cls(**{**data, "encoder": SwinConfig(**encoder)})
+
+
+class Segmentor(nn.Module):
+    """Normalised images (B, 3, H, W) -> logits (B, num_classes, H, W).
+
+    In training mode with an auxiliary head it returns ``(logits, aux_logits)``, both at the input size.
+    """
+
+    def __init__(self, backbone: SwinTransformer, decode_head: nn.Module, auxiliary_head: nn.Module | None = None):
+        super().__init__()
+        self.backbone = backbone
+        self.decode_head = decode_head
+        self.auxiliary_head = auxiliary_head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        logits = resize(self.decode_head(features), x.shape[2:])
+        if self.training and self.auxiliary_head is not None:
+            return logits, resize(self.auxiliary_head(features), x.shape[2:])
+        return logits
+
+
+def _upernet(config: SegmentorConfig) -> nn.Module:
+    return UPerHead(config.encoder.channels, config.num_classes, **config.decoder_args)
+
+
+def _unet(config: SegmentorConfig) -> nn.Module:
+    return UnetHead(config.encoder.channels, config.num_classes, **config.decoder_args)
+
+
+def _swin_unet(config: SegmentorConfig) -> nn.Module:
+    args = {"window_size": config.encoder.window_size, **config.decoder_args}
+    return SwinUnetHead(config.encoder.channels, config.num_classes, config.encoder.num_heads, **args)
+
+
+DECODERS: dict[str, Callable[[SegmentorConfig], nn.Module]] = {
+    "upernet": _upernet,
+    "unet": _unet,
+    "swin_unet": _swin_unet,
+}
+
+
+def build_model(config: SegmentorConfig) -> nn.Module:
+    """A randomly initialised model for ``config`` (kept as ``model.swinseg_config``)."""
+    if config.decoder.startswith("smp:"):
+        from swinseg.models.smp_encoder import build_smp_model
+
+        model = build_smp_model(config)
+    else:
+        aux = None
+        if config.aux_head:
+            args = {"in_index": 2, **config.aux_args}
+            aux = FCNHead(config.encoder.channels[args["in_index"]], config.num_classes, **args)
+        model = Segmentor(SwinTransformer(config.encoder), DECODERS[config.decoder](config), aux)
+    model.swinseg_config = config
+    return model

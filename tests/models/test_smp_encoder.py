@@ -1,0 +1,49 @@
+"""Our Swin under smp's decoders (EncoderMixin contract)."""
+
+from __future__ import annotations
+
+import pytest
+import segmentation_models_pytorch as smp
+import torch
+
+from swinseg.models.smp_encoder import register_smp_encoder, register_smp_encoders
+from swinseg.models.swin import swin_config
+from tests.conftest import max_abs_diff
+
+
+def test_registration_is_explicit():
+    import segmentation_models_pytorch.encoders as enc
+
+    names = register_smp_encoders()
+    assert {"swinseg_swin_t", "swinseg_swin_b_w12", "swinseg_swin_toy"} <= set(names)
+    assert enc.encoders["swinseg_swin_b_w12"]["params"]["config"]["window_size"] == 12
+
+
+@pytest.mark.parametrize("arch", ["Unet", "FPN", "UPerNet", "Segformer", "UnetPlusPlus", "Linknet", "MAnet"])
+def test_smp_decoders_build_and_run_on_our_encoder(arch):
+    register_smp_encoders()
+    model = smp.create_model(arch, encoder_name="swinseg_swin_toy", encoder_weights=None, classes=4).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 96))
+    assert out.shape == (2, 4, 64, 96)
+
+
+def test_encoder_contract_and_features_equal_the_plain_encoder():
+    name = register_smp_encoder("swinseg_test_toy", swin_config("swin_toy"))
+    model = smp.Unet(name, encoder_weights=None, classes=2)
+    encoder = model.encoder.eval()
+    assert list(encoder.out_channels) == [3, 0, 16, 32, 64, 128]
+    assert encoder.output_stride == 32
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        feats = encoder(x)
+        plain = type(encoder).__mro__[1].forward(encoder, x)  # SwinTransformer.forward
+    assert [tuple(f.shape) for f in feats] == [(1, 3, 64, 64), (1, 0, 32, 32), (1, 16, 16, 16), (1, 32, 8, 8),
+                                              (1, 64, 4, 4), (1, 128, 2, 2)]
+    assert all(max_abs_diff(a, b) == 0 for a, b in zip(feats[2:], plain))
+
+
+def test_dilated_decoders_are_refused_clearly():
+    register_smp_encoders()
+    with pytest.raises(ValueError, match="no dilated mode"):
+        smp.PAN("swinseg_swin_toy", encoder_weights=None, classes=2)
