@@ -49,9 +49,6 @@ class SmpSwinEncoder(SwinTransformer, EncoderMixin):
         empty = x.new_empty(B, 0, H // 2, W // 2)  # stride 2: no Swin feature
         return [x, empty, *SwinTransformer.forward(self, x)][: self._depth + 1]
 
-    def get_stages(self) -> dict[int, list[nn.Module]]:
-        return {8: [self.layers[1]], 16: [self.layers[2]], 32: [self.layers[3]]}
-
     def make_dilated(self, output_stride: int) -> None:
         raise ValueError("the Swin encoder has no dilated mode: smp decoders must use output_stride=32")
 

@@ -287,7 +287,7 @@ def load_model(
         config = inferred
     elif raw.format in ENCODER_ONLY_FORMATS and config.decoder.startswith("smp:"):
         state_dict = {"encoder." + k.removeprefix("backbone."): v for k, v in state_dict.items()}
-        optional = ("decoder.", "segmentation_head.", "classification_head.")
+        optional = ("decoder.", "segmentation_head.", "classification_head.", "encoder.out_norms.")
     model = build_model(config)
     load_state_dict_strict(model, state_dict, source, optional)
     model.source_format = raw.format

@@ -179,3 +179,13 @@ def test_imagenet_weights_into_another_window_size(tmp_path):
 
 def test_public_api():
     assert callable(swinseg.load_model) and callable(swinseg.convert_checkpoint)
+
+
+def test_imagenet_weights_into_an_smp_model(tmp_path):
+    encoder = randomize_(build_model(SegmentorConfig(encoder=swin_config("swin_toy")))).backbone
+    sd = {k: v for k, v in encoder.state_dict().items() if not k.startswith("out_norms")}
+    path = tmp_path / "imagenet.pth"
+    torch.save({"model": sd}, path)
+    cfg = SegmentorConfig(encoder=swin_config("swin_toy"), decoder="smp:Unet", num_classes=3, aux_head=False)
+    model = load_model(path, cfg)
+    assert torch.equal(model.encoder.layers[1].blocks[1].attn.qkv.weight, sd["layers.1.blocks.1.attn.qkv.weight"])
