@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 import torch
 
-import swinseg
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import relative_position_index, swin_config
 from swinseg.weights import CheckpointError, load_model, save_checkpoint
@@ -175,10 +174,6 @@ def test_imagenet_weights_into_another_window_size(tmp_path):
     assert torch.equal(model.backbone.layers[2].blocks[1].mlp.fc2.weight,
                        sd["layers.2.blocks.1.mlp.fc2.weight"])
     assert sorted(model.dropped_keys) == ["head.weight", "norm.weight"]
-
-
-def test_public_api():
-    assert callable(swinseg.load_model) and callable(swinseg.convert_checkpoint)
 
 
 def test_imagenet_weights_into_an_smp_model(tmp_path):
