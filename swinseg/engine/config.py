@@ -1,0 +1,125 @@
+"""The training run's config: one dataclass per concern, defaults = the paper's ADE20K recipe.
+
+A YAML file holds ``model:`` (:class:`SegmentorConfig`), ``data:`` (:class:`DataConfig`), ``optim:``
+(:class:`OptimConfig`) and the :class:`TrainConfig` fields at the top level. Unknown keys are errors. The resolved
+config is written beside every checkpoint (``config.yaml`` in the run directory, and inside ``last.pt``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from swinseg.data.config import DataConfig
+from swinseg.models.segmentor import SegmentorConfig
+
+__all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config"]
+
+LOSSES = ("ce", "dice", "focal", "lovasz")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then poly decay, per iteration (mmseg's Swin ADE20K schedule).
+
+    No weight decay on parameters whose name contains ``norm``, ``relative_position_bias_table`` or
+    ``absolute_pos_embed`` (mmseg's ``paramwise_cfg`` for Swin, matched by name as mmseg does).
+    """
+
+    lr: float = 6e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    warmup_iters: int = 1500
+    warmup_start_factor: float = 1e-6
+    poly_power: float = 1.0
+    min_lr: float = 0.0
+    clip_grad_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+
+
+@dataclass
+class TrainConfig:
+    """One training run.
+
+    batch_size (in ``data``) is the global batch per optimizer step; each process runs
+    ``batch_size / (world_size * accum_steps)`` images per forward pass.
+    losses: loss name -> weight; names from ``LOSSES`` (``ce`` = cross-entropy with ``class_weights``; the others
+        are smp's multiclass Dice / Focal / Lovasz), all with the data's ignore index.
+    amp: ``auto`` (bf16 on CUDA if supported else fp16; bf16 on CPUs with native bf16 matmul; else off),
+        ``bf16``, ``fp16`` (CUDA only), ``off``.
+    max_nonfinite: stop after this many consecutive steps with a non-finite loss or gradient.
+    """
+
+    model: SegmentorConfig = field(default_factory=SegmentorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    work_dir: str = "runs/upernet_swin_t_ade20k"
+    pretrained: str | None = None  # ImageNet / any supported checkpoint for the encoder (or whole model)
+    max_iters: int = 160_000
+    accum_steps: int = 1
+    losses: dict[str, float] = field(default_factory=lambda: {"ce": 1.0})
+    class_weights: list[float] | None = None
+    amp: str = "auto"
+    grad_checkpointing: bool = False
+    seed: int = 0
+    checkpoint_every: int = 16_000
+    eval_every: int = 16_000
+    eval_mode: str = "whole"  # or "slide" (crop data.crop_size, stride 2/3 of it)
+    log_every: int = 50
+    max_nonfinite: int = 20
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        bad = set(self.losses) - set(LOSSES)
+        if bad or not self.losses:
+            raise ValueError(f"unknown losses {sorted(bad)}; choose from {LOSSES}")
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise ValueError(f"amp must be auto, bf16, fp16 or off, not {self.amp!r}")
+        if self.eval_mode not in ("whole", "slide"):
+            raise ValueError(f"eval_mode must be whole or slide, not {self.eval_mode!r}")
+        if self.class_weights is not None and len(self.class_weights) != self.model.num_classes:
+            raise ValueError(f"{len(self.class_weights)} class_weights for {self.model.num_classes} classes")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        data = dict(data)
+        _check_keys("training config", data, cls)
+        for key, sub in (("data", DataConfig), ("optim", OptimConfig)):
+            _check_keys(f"{key} config", data.get(key, {}), sub)
+            data[key] = sub(**data.get(key, {}))
+        data["model"] = SegmentorConfig.from_dict(data.get("model", {}))
+        return cls(**data)
+
+
+def _check_keys(what: str, data: dict, cls: type) -> None:
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
+
+
+def load_train_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
+    """Read a YAML config; ``overrides`` are dotted keys (``{"optim.lr": 1e-4}``) applied on top."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read the config ({str(e).splitlines()[0]})") from e
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from e

@@ -1,0 +1,118 @@
+"""Inference with mmsegmentation's rules: whole image, sliding window, multi-scale + flip test-time augmentation.
+
+The model maps normalised images (B, 3, h, w) to logits (B, K, h, w) at any size, in eval mode.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["predict_logits", "slide_inference", "whole_inference"]
+
+
+def _run(model: nn.Module, images: Tensor) -> Tensor:
+    logits = model(images)
+    if not isinstance(logits, Tensor) or logits.shape[0] != images.shape[0] or logits.shape[2:] != images.shape[2:]:
+        raise ValueError("the model must return logits (B, K, H, W) at its input size; is it in eval mode?")
+    return logits
+
+
+def whole_inference(model: nn.Module, images: Tensor) -> Tensor:
+    """(B, 3, H, W) -> logits (B, K, H, W) in one forward pass."""
+    with torch.inference_mode():
+        return _run(model, images)
+
+
+def window_starts(size: int, crop: int, stride: int) -> list[int]:
+    """Start offsets of mmsegmentation's sliding windows along one axis: ``max(size - crop + stride - 1, 0) //
+    stride + 1`` windows every ``stride`` pixels, the last ones moved back to end at the border (a crop larger
+    than the image starts at 0 and is cut to the image)."""
+    n = max(size - crop + stride - 1, 0) // stride + 1
+    return [max(min(i * stride + crop, size) - crop, 0) for i in range(n)]
+
+
+def slide_inference(
+    model: nn.Module,
+    images: Tensor,
+    num_classes: int,
+    crop_size: tuple[int, int] = (512, 512),
+    stride: tuple[int, int] = (341, 341),
+) -> Tensor:
+    """(B, 3, H, W) -> logits (B, K, H, W) from overlapping ``crop_size`` windows, as ``EncoderDecoder.
+    slide_inference``: the logits of each window are added at its place and divided by how many windows cover each
+    pixel. The B images of a window go through the model together; a crop larger than the image is the image itself
+    (no padding)."""
+    (crop_h, crop_w), (stride_h, stride_w) = crop_size, stride
+    b, _, h, w = images.shape
+    logits = images.new_zeros((b, num_classes, h, w))
+    count = images.new_zeros((1, 1, h, w))
+    with torch.inference_mode():
+        for y1 in window_starts(h, crop_h, stride_h):
+            for x1 in window_starts(w, crop_w, stride_w):
+                y2, x2 = min(y1 + crop_h, h), min(x1 + crop_w, w)
+                crop_logits = _run(model, images[:, :, y1:y2, x1:x2])
+                if crop_logits.shape[1] != num_classes:
+                    raise ValueError(f"the model gives {crop_logits.shape[1]} classes, not num_classes={num_classes}")
+                logits[:, :, y1:y2, x1:x2] += crop_logits  # = mmseg's F.pad(crop) added to the whole map
+                count[:, :, y1:y2, x1:x2] += 1
+    return logits / count
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def predict_logits(
+    model: nn.Module,
+    image: Tensor,
+    out_size: tuple[int, int],
+    mode: str = "whole",
+    num_classes: int | None = None,
+    crop_size: tuple[int, int] = (512, 512),
+    stride: tuple[int, int] = (341, 341),
+    scales: tuple[float, ...] = (1.0,),
+    flip: bool = False,
+) -> Tensor:
+    """Scores (B, K, *out_size) for a resized, normalised (B, 3, h, w) image (usually B = 1); argmax over dim 1
+    is the prediction. ``out_size`` is the original image's (H, W).
+
+    With one view (one scale, no flip) these are the logits resized to ``out_size`` (bilinear, align_corners
+    False). With several (each scale s, and its horizontal flip when ``flip``) they are the mean of the views'
+    softmax probabilities, each view's logits flipped back and resized to ``out_size`` first: what mmseg 1.x's
+    ``SegTTAModel.merge_preds`` (softmax of each ``seg_logits``, then the mean) and 0.x's ``aug_test`` (mean of
+    ``inference``, which is softmax of the resized logits) do. Scale s resizes the given tensor to
+    ``int(h * s + 0.5) x int(w * s + 0.5)`` (bilinear, align_corners False); mmseg instead resizes the original
+    image with keep_ratio to s times the test scale, which differs by the first resize's rounding only.
+
+    ``mode`` is ``"whole"`` or ``"slide"`` (which needs ``num_classes``; ``crop_size`` / ``stride`` apply to the
+    rescaled image). Runs on the model's device under ``torch.inference_mode()``.
+    """
+    if mode not in ("whole", "slide"):
+        raise ValueError(f"mode must be 'whole' or 'slide', not {mode!r}")
+    if mode == "slide" and num_classes is None:
+        raise ValueError("slide inference needs num_classes")
+    if not scales:
+        raise ValueError("scales must name at least one scale")
+    param = next(model.parameters(), None)
+    image = image.to(param.device) if param is not None else image
+    h, w = image.shape[2:]
+    views = [(s, f) for s in scales for f in ((False, True) if flip else (False,))]
+    total = None
+    with torch.inference_mode():
+        for scale, flipped in views:
+            x = _resize(image, (int(h * scale + 0.5), int(w * scale + 0.5)))
+            x = x.flip(3) if flipped else x
+            if mode == "slide":
+                logits = slide_inference(model, x, num_classes, crop_size, stride)
+            else:
+                logits = whole_inference(model, x)
+            logits = _resize(logits.flip(3) if flipped else logits, out_size)
+            if len(views) == 1:
+                return logits
+            probs = logits.softmax(dim=1)
+            total = probs if total is None else total.add_(probs)
+    return total / len(views)
