@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from swinseg.data.io import DataError, read_mask
+from swinseg.data.io import DataError, apply_reduce_zero_label, files_by_stem, read_mask
 
 __all__ = ["ConfusionMatrix", "compute_metrics", "results_to_markdown", "score_folder"]
 
@@ -218,13 +218,6 @@ def results_to_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _files_by_stem(root: Path, suffix: str, what: str) -> dict[str, Path]:
-    """Files under ``root`` ending in ``suffix``, keyed by their relative path without that suffix."""
-    if not root.is_dir():
-        raise DataError(f"{root}: {what} folder not found")
-    return {p.relative_to(root).as_posix()[: -len(suffix)]: p for p in sorted(root.rglob(f"*{suffix}")) if p.is_file()}
-
-
 def score_folder(
     pred_dir: str | os.PathLike,
     ann_dir: str | os.PathLike,
@@ -248,8 +241,8 @@ def score_folder(
     Returns ``compute_metrics``'s dict plus ``num_images``.
     """
     pred_dir, ann_dir = Path(pred_dir), Path(ann_dir)
-    anns = _files_by_stem(ann_dir, ann_suffix, "annotation")
-    preds = _files_by_stem(pred_dir, pred_suffix, "prediction")
+    anns = files_by_stem(ann_dir, ann_suffix, "annotation")
+    preds = files_by_stem(pred_dir, pred_suffix, "prediction")
     if not anns:
         raise DataError(f"{ann_dir}: no annotation files ending in {ann_suffix!r}")
     missing, extra = sorted(set(anns) - set(preds)), sorted(set(preds) - set(anns))
@@ -264,9 +257,7 @@ def score_folder(
         if pred.shape != ann.shape:
             raise DataError(f"{preds[stem]}: prediction size {pred.shape} differs from annotation {ann.shape}")
         if reduce_zero_label:
-            ann = ann.astype(np.int64)
-            ann = np.where(ann == 0, 255, ann - 1)
-            ann[ann == 254] = 255  # 255 stays ignored, as mmsegmentation's LoadAnnotations does
+            ann = apply_reduce_zero_label(ann, ignore_index)
         try:
             cm.update(pred, ann)
         except ValueError as e:

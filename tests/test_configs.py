@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 
+from swinseg.engine.config import load_train_config
 from swinseg.models.segmentor import SegmentorConfig, build_model
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
@@ -24,3 +25,20 @@ def test_config_builds(path):
     expected = {"upernet_swin_t_ade20k": 60, "upernet_swin_s_ade20k": 81, "upernet_swin_b_ade20k": 121}
     if path.stem in expected:
         assert abs(n_params - expected[path.stem]) < 1.5, n_params
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_config_is_the_paper_training_recipe(path):
+    cfg = load_train_config(path)
+    assert cfg.model == SegmentorConfig.from_dict(yaml.safe_load(path.read_text())["model"])
+    assert (cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.warmup_iters, cfg.max_iters) == (6e-5, 0.01, 1500, 160_000)
+    assert (cfg.data.dataset, cfg.data.crop_size, cfg.data.batch_size, cfg.data.cat_max_ratio) == ("ade20k", (512, 512), 16, 0.75)
+    assert cfg.losses == {"ce": 1.0} and cfg.work_dir == f"runs/{path.stem}"
+
+
+def test_config_errors_name_the_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: {lrr: 1.0}\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown optim config keys: \['lrr'\]"):
+        load_train_config(bad)
+    assert load_train_config(CONFIGS[0], {"optim.lr": 1e-4, "max_iters": 10}).optim.lr == 1e-4

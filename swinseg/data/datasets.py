@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from swinseg.data.classes import ClassInfo, ade20k_classes, cityscapes_classes, voc_classes
-from swinseg.data.io import DataError, read_image, read_mask
+from swinseg.data.io import DataError, apply_reduce_zero_label, files_by_stem, image_size, read_image, read_mask
 from swinseg.data.transforms import seed_transform
 
 __all__ = [
@@ -75,10 +74,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
         """The (H, W) labels of one sample after ``reduce_zero_label``: 0..K-1 or the ignore index."""
         mask = read_mask(self.pairs[index][1])
         if self.reduce_zero_label:
-            mask = mask.astype(np.int32) - 1
-            mask[mask == -1] = self.ignore_index
-        dtype = np.uint8 if max(self.num_classes, self.ignore_index) < 256 else np.int32
-        return mask.astype(dtype, copy=False)
+            mask = apply_reduce_zero_label(mask, self.ignore_index)
+        return mask
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, seed = key if isinstance(key, tuple) else (key, None)
@@ -99,23 +96,17 @@ class SegmentationDataset(torch.utils.data.Dataset):
 
     def _check_pair(self, index: int) -> None:
         image_path, mask_path = self.pairs[index]
-        try:
-            with Image.open(image_path) as img:  # header only: decoding every image up front is too slow
-                size = img.size
-        except FileNotFoundError:
-            raise DataError(f"{image_path}: file not found") from None
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DataError(f"{image_path}: unreadable or corrupt image ({e})") from e
+        size = image_size(image_path)  # header only: decoding every image up front is too slow
         mask = self.load_mask(index)  # decodes fully: the label values must be checked
         if (mask.shape[1], mask.shape[0]) != size:
             raise DataError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is {size[0]}x{size[1]}")
         values = np.unique(mask)
         bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
         if len(bad):
-            shown = ", ".join(str(v + self.reduce_zero_label) for v in bad[:8])
+            shown = ", ".join(str(v + self.reduce_zero_label) for v in bad[:8])  # as stored in the file
+            valid = f"1..{self.num_classes} (0 ignored)" if self.reduce_zero_label else f"0..{self.num_classes - 1}"
             raise DataError(
-                f"{mask_path}: label values {shown} are not classes (0..{self.num_classes - 1 + self.reduce_zero_label}"
-                f"{', reduce_zero_label' if self.reduce_zero_label else ''}) nor the ignore index {self.ignore_index}"
+                f"{mask_path}: label values {shown} are neither classes {valid} nor the ignore index {self.ignore_index}"
             )
 
     def validate(self, progress: bool = True, workers: int = 4) -> None:
@@ -131,21 +122,10 @@ class SegmentationDataset(torch.utils.data.Dataset):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _files(root: Path, suffix: str) -> dict[str, Path]:
-    """Relative path without ``suffix`` -> file, for every file under ``root`` ending in ``suffix``."""
-    if not root.is_dir():
-        raise DataError(f"{root}: directory not found")
-    return {
-        str(p.relative_to(root))[: -len(suffix)]: p
-        for p in sorted(root.rglob(f"*{suffix}"))
-        if p.is_file() and not p.name.startswith(".")
-    }
-
-
 def pair_files(img_dir: Path, ann_dir: Path, img_suffix: str = ".jpg", ann_suffix: str = ".png") -> list[tuple[Path, Path]]:
     """Match ``img_dir/<stem><img_suffix>`` with ``ann_dir/<stem><ann_suffix>`` (recursively); every image needs a
     mask and every mask an image."""
-    images, masks = _files(Path(img_dir), img_suffix), _files(Path(ann_dir), ann_suffix)
+    images, masks = files_by_stem(img_dir, img_suffix, "image"), files_by_stem(ann_dir, ann_suffix, "mask")
     if not images:
         raise DataError(f"{img_dir}: no *{img_suffix} images")
     for stem, path in images.items():

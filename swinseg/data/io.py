@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["DataError", "read_image", "read_mask", "write_label_png", "atomic_write"]
+__all__ = ["DataError", "atomic_write", "files_by_stem", "read_image", "read_mask", "apply_reduce_zero_label", "image_size", "write_label_png"]
 
 
 class DataError(ValueError):
@@ -31,6 +31,19 @@ def _open(path: Path) -> Image.Image:
         raise DataError(f"{path}: file not found") from e
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: unreadable or corrupt image ({e})") from e
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) as :func:`read_image` returns it (EXIF rotations applied), reading the header only."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            size, orientation = img.size, img.getexif().get(0x0112, 1)
+    except FileNotFoundError as e:
+        raise DataError(f"{path}: file not found") from e
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: unreadable or corrupt image ({e})") from e
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size  # 90-degree turns swap the sides
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -54,6 +67,26 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         return np.asarray(img, dtype=np.int32).copy()
     raise DataError(f"{path}: a label mask must be single-channel (mode L, P or 16-bit), not {img.mode}")
+
+
+def apply_reduce_zero_label(mask: np.ndarray, ignore_index: int = 255) -> np.ndarray:
+    """ADE20K's label convention -> training labels, as mmsegmentation's ``LoadAnnotations``: 0 (other) becomes
+    ``ignore_index``, v becomes v - 1, and 255 stays ignored."""
+    out = mask.astype(np.int32) - 1
+    out[(mask == 0) | (mask == 255)] = ignore_index
+    return out
+
+
+def files_by_stem(root: str | os.PathLike, suffix: str, what: str = "") -> dict[str, Path]:
+    """Files under ``root`` (recursively) ending in ``suffix``, keyed by relative path without the suffix."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: {what + ' ' if what else ''}directory not found")
+    return {
+        p.relative_to(root).as_posix()[: -len(suffix)]: p
+        for p in sorted(root.rglob(f"*{suffix}"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def atomic_write(path: Path, write, overwrite: bool = False) -> Path:

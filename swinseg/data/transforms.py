@@ -120,7 +120,7 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
     """mmseg ``PhotoMetricDistortion`` on uint8 RGB; each step applies with probability 0.5.
 
     brightness: + U(-32, 32); contrast: x U(0.5, 1.5), first or last (coin flip); saturation: HSV S x U(0.5, 1.5);
-    hue: HSV H + randint(-18, 18) mod 180 (OpenCV's 0-180 hue). Every step clips to 0..255 and rounds down.
+    hue: HSV H + an integer in [-18, 18) mod 180 (OpenCV's 0-180 hue). Every step clips to 0..255 and rounds down.
     """
 
     def __init__(
@@ -145,7 +145,7 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
             "contrast_first": rnd.random() < 0.5,
             "contrast": rnd.uniform(*self.contrast_range) if rnd.random() < 0.5 else None,
             "saturation": rnd.uniform(*self.saturation_range) if rnd.random() < 0.5 else None,
-            "hue": rnd.randint(-self.hue_delta, self.hue_delta) if rnd.random() < 0.5 else None,
+            "hue": rnd.randint(-self.hue_delta, self.hue_delta - 1) if rnd.random() < 0.5 else None,  # numpy's randint
         }
 
     @staticmethod
@@ -157,12 +157,13 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
             img = self._convert(img, beta=p["brightness"])
         if p["contrast_first"] and p["contrast"] is not None:
             img = self._convert(img, alpha=p["contrast"])
-        if p["saturation"] is not None or p["hue"] is not None:
+        if p["saturation"] is not None:  # mmseg converts to HSV and back for each of the two steps
             hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
-            if p["saturation"] is not None:
-                hsv[..., 1] = self._convert(hsv[..., 1], alpha=p["saturation"])
-            if p["hue"] is not None:
-                hsv[..., 0] = (hsv[..., 0].astype(np.int32) + p["hue"]) % 180
+            hsv[..., 1] = self._convert(hsv[..., 1], alpha=p["saturation"])
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        if p["hue"] is not None:
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+            hsv[..., 0] = (hsv[..., 0].astype(np.int32) + p["hue"]) % 180
             img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         if not p["contrast_first"] and p["contrast"] is not None:
             img = self._convert(img, alpha=p["contrast"])

@@ -255,7 +255,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     log = _RunLog(work_dir, start_iter, info.is_main)
     bar = tqdm(total=cfg.max_iters, initial=start_iter, desc="train", disable=not (progress and info.is_main))
     params = [p for p in model.parameters() if p.requires_grad]
-    t_last, it_last = time.perf_counter(), start_iter
+    t_start = t_last = time.perf_counter()
+    it_last = start_iter
 
     for it in range(start_iter, cfg.max_iters):
         # --- one optimizer step over accum_steps micro-batches ---
@@ -314,12 +315,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                     "grad_norm": grad_norm.item(),
                     "skipped": not finite,
                     "it_per_s": (done - it_last) / (now - t_last),
+                    "elapsed_s": now - t_start,
                 }
             )
             t_last, it_last = now, done
         if done % cfg.eval_every == 0 or done == cfg.max_iters:
             last_eval = _evaluate(cfg, model, val_set, device, info, progress)
-            log.write({"iter": done, **{k: v for k, v in last_eval.items() if k != "per_class"}})
+            summary = {k: v for k, v in last_eval.items() if k != "per_class"}
+            log.write({"iter": done, **summary, "elapsed_s": time.perf_counter() - t_start})
             if info.is_main and last_eval["mIoU"] > best_miou:
                 best_miou = last_eval["mIoU"]
                 save_checkpoint(model, work_dir / "best.safetensors", overwrite=True)
