@@ -10,6 +10,7 @@ from swinseg.data.datasets import (
     voc_dataset,
 )
 from swinseg.data.io import DataError, read_image, read_mask, write_label_png
+from swinseg.data.synth import generate_ade20k
 from swinseg.data.transforms import eval_transform, train_transform
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "cityscapes_dataset",
     "eval_transform",
     "folder_dataset",
+    "generate_ade20k",
     "load_classes_file",
     "read_image",
     "read_mask",

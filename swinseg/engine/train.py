@@ -354,3 +354,4 @@ def _evaluate(cfg: TrainConfig, model: nn.Module, val_set, device: torch.device,
     model.eval()
     return evaluate(model, val_set, mode=cfg.eval_mode, crop_size=crop, stride=stride, info=info, progress=progress)
 
+
