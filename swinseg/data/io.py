@@ -9,11 +9,12 @@ so a mask saved by the same camera pipeline stays aligned with its image.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from swinseg.files import atomic_write
 
 __all__ = ["DataError", "atomic_write", "files_by_stem", "read_image", "read_mask", "apply_reduce_zero_label", "image_size", "write_label_png"]
 
@@ -87,23 +88,6 @@ def files_by_stem(root: str | os.PathLike, suffix: str, what: str = "") -> dict[
         for p in sorted(root.rglob(f"*{suffix}"))
         if p.is_file() and not p.name.startswith(".")
     }
-
-
-def atomic_write(path: Path, write, overwrite: bool = False) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists already (pass overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def write_label_png(

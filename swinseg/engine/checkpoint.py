@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swinseg.data.io import atomic_write
+from swinseg.files import atomic_write
 
 __all__ = ["load_training_state", "restore_rng_state", "rng_state", "save_training_state"]
 

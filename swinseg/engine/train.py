@@ -32,7 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from swinseg.data.config import build_dataset
-from swinseg.data.io import atomic_write
+from swinseg.files import atomic_write
 from swinseg.engine.checkpoint import load_training_state, restore_rng_state, rng_state, save_training_state
 from swinseg.engine.config import OptimConfig, TrainConfig
 from swinseg.engine.distributed import DistInfo, StreamSampler, convert_sync_batchnorm, init_distributed

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from swinseg.files import atomic_write
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import SwinConfig, resize_relative_position_bias_table
 from swinseg.weights.formats import CONVERTERS, ENCODER_ONLY_FORMATS, detect_format
@@ -305,15 +305,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, overwrite: bool =
     config: SegmentorConfig = model.swinseg_config
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": "swinseg", "config": json.dumps(config.to_dict())}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata), overwrite=True)
     return path
 
 
