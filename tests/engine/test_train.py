@@ -153,6 +153,7 @@ def test_torchrun_two_processes_match_one_process(blocks_dataset, tmp_path):
     a = load_training_state(tmp_path / "single/last.pt")
     b = load_training_state(tmp_path / "double/last.pt")
     assert len(b["rng"]) == 2
+    assert b["best_mIoU"] == pytest.approx(a["best_mIoU"], abs=1e-6)  # each process scored 1 of the 2 val images
     diffs = {k: (a["model"][k] - b["model"][k]).abs().max().item() for k in a["model"] if a["model"][k].is_floating_point()}
     assert max(diffs.values()) < 1e-6, max(diffs, key=diffs.get)  # running_var ~1 carries float32 rounding
 
