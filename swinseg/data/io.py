@@ -9,6 +9,8 @@ so a mask saved by the same camera pipeline stays aligned with its image.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,27 +25,28 @@ class DataError(ValueError):
     """A dataset file or layout problem; the message names the file."""
 
 
-def _open(path: Path) -> Image.Image:
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """``Image.open`` whose failures become one ``DataError`` naming the file."""
     try:
         with Image.open(path) as img:
-            img.load()  # decode now so truncated / corrupt files fail here, with their name
-            return ImageOps.exif_transpose(img)  # a transposed copy, or a plain copy
+            yield img
     except FileNotFoundError as e:
         raise DataError(f"{path}: file not found") from e
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: unreadable or corrupt image ({e})") from e
+
+
+def _open(path: Path) -> Image.Image:
+    with _opened(path) as img:
+        img.load()  # decode now so truncated / corrupt files fail here, with their name
+        return ImageOps.exif_transpose(img)  # a transposed copy, or a plain copy
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) as :func:`read_image` returns it (EXIF rotations applied), reading the header only."""
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            size, orientation = img.size, img.getexif().get(0x0112, 1)
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: file not found") from e
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: unreadable or corrupt image ({e})") from e
+    with _opened(Path(path)) as img:
+        size, orientation = img.size, img.getexif().get(0x0112, 1)
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size  # 90-degree turns swap the sides
 
 
