@@ -39,6 +39,6 @@ def test_config_is_the_paper_training_recipe(path):
 def test_config_errors_name_the_file_and_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("optim: {lrr: 1.0}\n")
-    with pytest.raises(ValueError, match=r"bad.yaml: unknown optim config keys: \['lrr'\]"):
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown optim config key 'lrr' \(did you mean 'lr'\?\)"):
         load_train_config(bad)
     assert load_train_config(CONFIGS[0], {"optim.lr": 1e-4, "max_iters": 10}).optim.lr == 1e-4

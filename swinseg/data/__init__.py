@@ -1,6 +1,13 @@
 """Datasets, label files and augmentation pipelines."""
 
-from swinseg.data.classes import ClassInfo, ade20k_classes, cityscapes_classes, load_classes_file, voc_classes
+from swinseg.data.classes import (
+    ClassInfo,
+    ade20k_classes,
+    cityscapes_classes,
+    default_classes,
+    load_classes_file,
+    voc_classes,
+)
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.datasets import (
     SegmentationDataset,
@@ -23,6 +30,7 @@ __all__ = [
     "build_dataset",
     "cityscapes_classes",
     "cityscapes_dataset",
+    "default_classes",
     "eval_transform",
     "folder_dataset",
     "generate_ade20k",

@@ -13,7 +13,15 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["ClassInfo", "ade20k_classes", "ade20k_stuff_flags", "cityscapes_classes", "load_classes_file", "voc_classes"]
+__all__ = [
+    "ClassInfo",
+    "ade20k_classes",
+    "ade20k_stuff_flags",
+    "cityscapes_classes",
+    "default_classes",
+    "load_classes_file",
+    "voc_classes",
+]
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,14 @@ class ClassInfo:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def to_dict(self) -> dict:
+        return {"classes": list(self.names), "palette": [list(c) for c in self.palette]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClassInfo:
+        """The inverse of :meth:`to_dict` (also the JSON classes-file layout)."""
+        return cls(tuple(str(n) for n in data["classes"]), tuple(tuple(int(v) for v in c) for c in data["palette"]))
 
     def flat_palette(self) -> list[int]:
         """The palette as PIL's ``putpalette`` wants it: 768 ints, unused entries black."""
@@ -118,3 +134,10 @@ def load_classes_file(path: str | os.PathLike) -> ClassInfo:
     if len(palette) != len(names) or any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in palette):
         raise ValueError(f"{path}: the palette must hold one [r, g, b] (0-255) per class ({len(names)} classes)")
     return ClassInfo(tuple(str(n) for n in names), tuple(tuple(int(v) for v in c) for c in palette))
+
+
+def default_classes(num_classes: int) -> ClassInfo:
+    """Classes for a model that carries none: ADE20K's for 150 classes, else ``class_0`` ... with VOC colours."""
+    if num_classes == 150:
+        return ade20k_classes()
+    return ClassInfo(tuple(f"class_{i}" for i in range(num_classes)), _voc_palette(num_classes))

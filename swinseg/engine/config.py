@@ -8,11 +8,12 @@ config is written beside every checkpoint (``config.yaml`` in the run directory,
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
+from swinseg.config_keys import check_known_keys
 from swinseg.data.config import DataConfig
 from swinseg.models.segmentor import SegmentorConfig
 
@@ -91,19 +92,13 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
+        check_known_keys("training config", data, cls)
         data = dict(data)
-        _check_keys("training config", data, cls)
         for key, sub in (("data", DataConfig), ("optim", OptimConfig)):
-            _check_keys(f"{key} config", data.get(key, {}), sub)
+            check_known_keys(f"{key} config", data.get(key, {}), sub)
             data[key] = sub(**data.get(key, {}))
         data["model"] = SegmentorConfig.from_dict(data.get("model", {}))
         return cls(**data)
-
-
-def _check_keys(what: str, data: dict, cls: type) -> None:
-    unknown = set(data) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
 
 
 def load_train_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:

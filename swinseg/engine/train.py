@@ -325,7 +325,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             log.write({"iter": done, **summary, "elapsed_s": time.perf_counter() - t_start})
             if info.is_main and last_eval["mIoU"] > best_miou:
                 best_miou = last_eval["mIoU"]
-                save_checkpoint(model, work_dir / "best.safetensors", overwrite=True)
+                save_checkpoint(
+                    model,
+                    work_dir / "best.safetensors",
+                    overwrite=True,
+                    classes=val_set.classes,
+                    run_config=cfg.to_dict(),
+                )
             model.train()
         if done % cfg.checkpoint_every == 0 or done == cfg.max_iters:
             rng = _gather_rng(info)

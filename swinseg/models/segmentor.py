@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from swinseg.config_keys import check_known_keys
 from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
 from swinseg.models.unet_head import SwinUnetHead, UnetHead
 from swinseg.models.uper_head import FCNHead, UPerHead, resize
@@ -49,13 +50,9 @@ class SegmentorConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SegmentorConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        encoder = dict(data.get("encoder", {}))
-        unknown = set(encoder) - set(SwinConfig.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown encoder config keys: {sorted(unknown)}")
+        check_known_keys("model config", data, cls)
+        encoder = data.get("encoder", {})
+        check_known_keys("model.encoder config", encoder, SwinConfig)
         return cls(**{**data, "encoder": SwinConfig(**encoder)})
 
 

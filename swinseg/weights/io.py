@@ -1,8 +1,9 @@
 """Reading any supported checkpoint safely, strict loading, and swinseg's own checkpoint file.
 
 A swinseg checkpoint is one ``.safetensors`` file: the model's state dict plus, in the safetensors metadata,
-``format = "swinseg"`` and ``config`` = the :class:`SegmentorConfig` as JSON. Nothing is ever unpickled
-except through ``torch.load(..., weights_only=True)``.
+``format = "swinseg"``, ``config`` = the :class:`SegmentorConfig` as JSON and, when known, ``classes`` (names and
+palette) and ``run_config`` (the whole resolved training config), so that evaluating or predicting needs only
+the checkpoint. Nothing is ever unpickled except through ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from swinseg.data.classes import ClassInfo
 from swinseg.files import atomic_write
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import SwinConfig, resize_relative_position_bias_table
@@ -41,6 +43,8 @@ class RawCheckpoint:
     format: str
     config_json: dict | None = None  # config.json of a Hugging Face / smp directory
     swinseg_config: SegmentorConfig | None = None  # config of a swinseg checkpoint
+    classes: ClassInfo | None = None  # class names and palette, when the checkpoint carries them
+    run_config: dict | None = None  # the training config (TrainConfig.to_dict()) that produced the weights
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -93,9 +97,11 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     if metadata.get("format") == "swinseg":
         try:
             config = SegmentorConfig.from_dict(json.loads(metadata["config"]))
+            classes = ClassInfo.from_dict(json.loads(metadata["classes"])) if "classes" in metadata else None
+            run_config = json.loads(metadata["run_config"]) if "run_config" in metadata else None
         except (KeyError, ValueError, TypeError) as e:
             raise CheckpointError(f"{weights}: swinseg checkpoint with a bad config ({e})") from e
-        return RawCheckpoint(weights, state_dict, "swinseg", swinseg_config=config)
+        return RawCheckpoint(weights, state_dict, "swinseg", swinseg_config=config, classes=classes, run_config=run_config)
 
     config_json = json.loads(config_file.read_text()) if config_file.is_file() else None
     try:
@@ -291,12 +297,24 @@ def load_model(
     model = build_model(config)
     load_state_dict_strict(model, state_dict, source, optional)
     model.source_format = raw.format
+    model.classes = raw.classes  # None unless a swinseg checkpoint carries them
+    model.run_config = raw.run_config
     model.dropped_keys = dropped  # what the format carries and swinseg does not need (see formats.py)
     return model.to(device).eval()
 
 
-def save_checkpoint(model: nn.Module, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``model`` (built by swinseg, so it carries ``swinseg_config``) as a swinseg checkpoint, atomically."""
+def save_checkpoint(
+    model: nn.Module,
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    classes: ClassInfo | None = None,
+    run_config: dict | None = None,
+) -> Path:
+    """Write ``model`` (built by swinseg, so it carries ``swinseg_config``) as a swinseg checkpoint, atomically.
+
+    ``classes`` / ``run_config`` default to the model's own (``model.classes`` / ``model.run_config``, set by
+    :func:`load_model`), so converting or re-saving keeps them.
+    """
     path = Path(path)
     if path.suffix != ".safetensors":
         raise CheckpointError(f"{path}: a swinseg checkpoint must end in .safetensors")
@@ -305,6 +323,14 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, overwrite: bool =
     config: SegmentorConfig = model.swinseg_config
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": "swinseg", "config": json.dumps(config.to_dict())}
+    classes = classes if classes is not None else getattr(model, "classes", None)
+    run_config = run_config if run_config is not None else getattr(model, "run_config", None)
+    if classes is not None:
+        if len(classes) != config.num_classes:
+            raise CheckpointError(f"{path}: {len(classes)} class names for a {config.num_classes}-class model")
+        metadata["classes"] = json.dumps(classes.to_dict())
+    if run_config is not None:
+        metadata["run_config"] = json.dumps(run_config)
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata), overwrite=True)
     return path
 

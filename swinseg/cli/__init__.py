@@ -1,0 +1,64 @@
+"""The ``swinseg`` command line: one module per subcommand, each with ``add_parser(subparsers)``.
+
+Errors are one line naming the problem (``swinseg predict: error: photos/a.jpg: cannot identify image file``);
+``--verbose`` shows the traceback as well. Exit status: 0 done, 1 error, 2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+__all__ = ["build_parser", "main"]
+
+# subcommand -> module in swinseg.cli that defines add_parser(subparsers); in the order --help lists them
+COMMANDS = {
+    "demo": "demo",
+    "train": "train",
+    "eval": "evaluate",
+    "predict": "predict",
+    "score": "score",
+    "benchmark": "benchmark",
+    "convert": "convert",
+    "export": "export",
+    "data": "data",
+}
+
+EXAMPLES = """examples:
+  swinseg demo                                   # synthetic data -> train -> evaluate -> report, on CPU
+  swinseg train configs/upernet_swin_t_ade20k_512.yaml --set data.root=data/ade/ADEChallengeData2016
+  swinseg eval runs/upernet_swin_t_ade20k_512/best.safetensors --data data/ade/ADEChallengeData2016
+  swinseg predict model.safetensors photos/ --out predictions/ --overlay
+  swinseg <command> --help                       # options and examples of one command
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swinseg",
+        description="Semantic segmentation with Swin Transformers.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS.values():
+        importlib.import_module(f"swinseg.cli.{module}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"swinseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError, ImportError) as e:
+        if args.verbose:
+            traceback.print_exc()
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"swinseg {args.command}: error: {message}", file=sys.stderr)
+        return 1
