@@ -12,7 +12,7 @@ from torch import nn
 
 from swinseg.data.classes import ClassInfo, default_classes
 from swinseg.data.config import DataConfig
-from swinseg.engine.config import TrainConfig, load_train_config
+from swinseg.engine.config import TrainConfig, load_train_config, parse_yaml
 from swinseg.weights.io import CheckpointError, load_model
 
 __all__ = ["HelpFormatter", "InferenceSetup", "load_for_inference", "parse_overrides", "resolve_checkpoint"]
@@ -34,14 +34,12 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, object]:
     """``["optim.lr=1e-4", "data.crop_size=[256,256]"]`` -> ``{"optim.lr": 1e-4, ...}``; values are YAML."""
-    import yaml
-
     overrides = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set {pair!r}: expected key=value, e.g. optim.lr=1e-4")
-        overrides[key.strip()] = yaml.safe_load(value)
+        overrides[key.strip()] = parse_yaml(value)
     return overrides
 
 

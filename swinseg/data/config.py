@@ -57,8 +57,13 @@ class DataConfig:
         self.ratio_range = tuple(self.ratio_range)
 
 
-def build_dataset(cfg: DataConfig, train: bool, validate: bool = True, progress: bool = True) -> SegmentationDataset:
-    """The training split with the training pipeline, or the validation split with the evaluation one."""
+def build_dataset(
+    cfg: DataConfig, train: bool, validate: bool = True, progress: bool = True, split: str | None = None
+) -> SegmentationDataset:
+    """The training split with the training pipeline, or the validation split with the evaluation one.
+
+    ``split`` names another split of the dataset's own layout (e.g. ``training`` for ADE20K) to read instead.
+    """
     if train:
         transform = train_transform(cfg.crop_size, cfg.scale, cfg.ratio_range, cfg.cat_max_ratio, cfg.ignore_index)
     else:
@@ -79,4 +84,4 @@ def build_dataset(cfg: DataConfig, train: bool, validate: bool = True, progress:
             raise ValueError(f"a folder dataset needs {split}_images, {split}_masks and classes")
         return folder_dataset(images, masks, load_classes_file(cfg.classes), cfg.img_suffix, cfg.mask_suffix, **kwargs)
     build = {"ade20k": ade20k_dataset, "voc": voc_dataset, "cityscapes": cityscapes_dataset}[cfg.dataset]
-    return build(cfg.root, SPLITS[cfg.dataset][0 if train else 1], **kwargs)
+    return build(cfg.root, split or SPLITS[cfg.dataset][0 if train else 1], **kwargs)

@@ -8,6 +8,7 @@ config is written beside every checkpoint (``config.yaml`` in the run directory,
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from swinseg.config_keys import check_known_keys
 from swinseg.data.config import DataConfig
 from swinseg.models.segmentor import SegmentorConfig
 
-__all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config"]
+__all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config", "parse_yaml"]
 
 LOSSES = ("ce", "dice", "focal", "lovasz")
 
@@ -101,11 +102,28 @@ class TrainConfig:
         return cls(**data)
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; YAML 1.2 and people read it as a number. So do we."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$|^[-+]?(?:\d[\d_]*)?\.\d[\d_]*$|"
+               r"^[-+]?\d[\d_]*\.$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)  # fmt: skip
+
+
+def parse_yaml(text: str) -> object:
+    """Safe YAML, with exponent floats such as ``1e-4`` read as numbers."""
+    return yaml.load(text, Loader=_YamlLoader)
+
+
 def load_train_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
     """Read a YAML config; ``overrides`` are dotted keys (``{"optim.lr": 1e-4}``) applied on top."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = parse_yaml(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{path}: cannot read the config ({str(e).splitlines()[0]})") from e
     for dotted, value in (overrides or {}).items():

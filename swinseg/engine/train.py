@@ -190,8 +190,12 @@ def _gather_rng(info: DistInfo) -> list[dict]:
     return states
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> dict:
-    """Train (or resume) the run in ``cfg.work_dir``; returns ``{"iter", "best_mIoU", "last_eval"}``."""
+def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | None = None) -> dict:
+    """Train (or resume) the run in ``cfg.work_dir``; returns ``{"iter", "best_mIoU", "last_eval"}``.
+
+    The run resumes from ``work_dir/last.pt`` when it exists, or from ``resume_from`` (a ``last.pt`` written by
+    the same config) when given; either way the config must be the one the checkpoint was written with.
+    """
     info, device = init_distributed(cfg.device)
     work_dir = Path(cfg.work_dir)
     global_batch, per_step = cfg.data.batch_size, info.world_size * cfg.accum_steps
@@ -221,11 +225,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     # --- resume ---
     start_iter, best_miou, nonfinite_run, last_eval = 0, -1.0, 0, None
     checkpoint_path = work_dir / "last.pt"
-    if checkpoint_path.exists():
-        state = load_training_state(checkpoint_path)
+    resume_path = Path(resume_from) if resume_from is not None else checkpoint_path
+    if resume_from is not None and not resume_path.is_file():
+        raise ValueError(f"{resume_path}: no such training checkpoint to resume from")
+    if resume_path.exists():
+        state = load_training_state(resume_path)
         saved_cfg = json.loads(state["config"])
         if saved_cfg != json.loads(json.dumps(cfg.to_dict())):
-            raise ValueError(f"{checkpoint_path}: was written with another config; use a new work_dir")
+            raise ValueError(f"{resume_path}: was written with another config; use a new work_dir")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -233,10 +240,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
             scaler.load_state_dict(state["scaler"])
         start_iter, best_miou, nonfinite_run = state["iteration"], state["best_mIoU"], state["nonfinite_run"]
         if len(state["rng"]) != info.world_size:
-            raise ValueError(f"{checkpoint_path}: saved by {len(state['rng'])} processes, resumed by {info.world_size}")
+            raise ValueError(f"{resume_path}: saved by {len(state['rng'])} processes, resumed by {info.world_size}")
         restore_rng_state(state["rng"][info.rank])
         del state
-    elif info.is_main:
+    if info.is_main:  # (again on resume: same config, and resume_from may point outside work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(work_dir / "config.yaml", lambda t: Path(t).write_text(yaml.safe_dump(cfg.to_dict())), True)
 

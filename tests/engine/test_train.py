@@ -156,11 +156,3 @@ def test_torchrun_two_processes_match_one_process(blocks_dataset, tmp_path):
     assert b["best_mIoU"] == pytest.approx(a["best_mIoU"], abs=1e-6)  # each process scored 1 of the 2 val images
     diffs = {k: (a["model"][k] - b["model"][k]).abs().max().item() for k in a["model"] if a["model"][k].is_floating_point()}
     assert max(diffs.values()) < 1e-6, max(diffs, key=diffs.get)  # running_var ~1 carries float32 rounding
-
-
-def test_command_line_reports_bad_data_in_one_line(tmp_path):
-    from swinseg.engine.__main__ import main
-
-    config = REPO / "configs/upernet_swin_t_ade20k.yaml"
-    with pytest.raises(SystemExit, match=r"^swinseg train: error: .*nowhere/images/training: image directory not found$"):
-        main([str(config), f"data.root={tmp_path / 'nowhere'}", f"work_dir={tmp_path / 'run'}", "model.encoder.depths=[1,1,1,1]"])
