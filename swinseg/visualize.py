@@ -97,14 +97,15 @@ def legend(classes: ClassInfo, labels: Sequence[int] | None = None, swatch: int 
 
 def iou_bar_chart(per_class: Sequence[dict], path: str | os.PathLike, title: str = "per-class IoU") -> Path:
     """A horizontal bar per class present in the ground truth or the predictions (``compute_metrics``'
-    ``per_class`` rows: ``name`` and ``IoU`` in percent, ``None`` when undefined), sorted by IoU; PNG, atomic."""
-    import matplotlib
+    ``per_class`` rows: ``name`` and ``IoU`` in percent, ``None`` when undefined), sorted by IoU; PNG, atomic.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Draws on a bare ``matplotlib.figure.Figure``, so it neither needs nor changes pyplot's backend.
+    """
+    from matplotlib.figure import Figure
 
     rows = sorted((r for r in per_class if r.get("IoU") is not None), key=lambda r: r["IoU"])
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.22 * max(len(rows), 1)))
+    fig = Figure(figsize=(7, 0.8 + 0.22 * max(len(rows), 1)))
+    ax = fig.subplots()
     ax.barh([r["name"] for r in rows], [r["IoU"] for r in rows], color="#3b75af")
     ax.set_xlim(0, 100)
     ax.set_xlabel("IoU (%)")
@@ -113,5 +114,4 @@ def iou_bar_chart(per_class: Sequence[dict], path: str | os.PathLike, title: str
     fig.tight_layout()
     path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), overwrite=True)
-    plt.close(fig)
     return path
