@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from swinseg.data.classes import ClassInfo
 from swinseg.files import atomic_write
@@ -51,9 +51,9 @@ def confidence_image(confidence: np.ndarray) -> np.ndarray:
 
 
 def _tile(array: np.ndarray, size: tuple[int, int]) -> Image.Image:
-    """An (H, W[, 3]) array as an RGB image fitted into ``size`` = (w, h), nearest neighbour for label maps."""
-    image = Image.fromarray(array).convert("RGB")
-    image.thumbnail(size, Image.Resampling.NEAREST)
+    """An (H, W[, 3]) array as an RGB image scaled to fit ``size`` = (w, h) (nearest neighbour, so label maps
+    keep their exact colours), centred on white."""
+    image = ImageOps.contain(Image.fromarray(array).convert("RGB"), size, Image.Resampling.NEAREST)  # up or down
     tile = Image.new("RGB", size, (255, 255, 255))
     tile.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
     return tile
