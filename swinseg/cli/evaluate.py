@@ -12,6 +12,7 @@ from swinseg.cli.score import write_json_report
 from swinseg.data.config import SPLITS, build_dataset
 from swinseg.engine.distributed import init_distributed
 from swinseg.engine.evaluate import evaluate
+from swinseg.engine.inference import default_stride
 from swinseg.metrics import results_to_markdown
 
 TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)  # mmsegmentation's ADE20K multi-scale test, with flip
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.data}: {dataset.num_classes} classes, but {setup.checkpoint} predicts "
                          f"{setup.model.swinseg_config.num_classes}")  # fmt: skip
     crop = tuple(args.crop) if args.crop else data.crop_size
-    stride = tuple(args.stride) if args.stride else (crop[0] * 2 // 3, crop[1] * 2 // 3)
+    stride = tuple(args.stride) if args.stride else default_stride(crop)
     start = time.perf_counter()
     results = evaluate(
         setup.model,

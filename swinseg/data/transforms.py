@@ -198,9 +198,10 @@ def train_transform(
     )
 
 
-def eval_transform(scale: tuple[int, int] = (2048, 512)) -> A.Compose:
-    """Rescale to fit ``scale`` keeping the aspect ratio, normalise; apply to the image only."""
-    return A.Compose([RandomRescale(scale), _normalize(), ToTensorV2()])
+def eval_transform(scale: tuple[int, int] | None = (2048, 512)) -> A.Compose:
+    """Rescale to fit ``scale`` keeping the aspect ratio (``None``: keep the image's size), normalise; apply to
+    the image only."""
+    return A.Compose(([RandomRescale(scale)] if scale is not None else []) + [_normalize(), ToTensorV2()])
 
 
 def seed_transform(pipeline: A.Compose, seed: int) -> None:

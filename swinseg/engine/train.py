@@ -37,6 +37,7 @@ from swinseg.engine.checkpoint import load_training_state, restore_rng_state, rn
 from swinseg.engine.config import OptimConfig, TrainConfig
 from swinseg.engine.distributed import DistInfo, StreamSampler, convert_sync_batchnorm, init_distributed
 from swinseg.engine.evaluate import evaluate
+from swinseg.engine.inference import default_stride
 from swinseg.models.segmentor import build_model
 from swinseg.weights.io import load_model, save_checkpoint
 
@@ -363,8 +364,9 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
 
 def _evaluate(cfg: TrainConfig, model: nn.Module, val_set, device: torch.device, info: DistInfo, progress: bool) -> dict:
     crop = cfg.data.crop_size
-    stride = (crop[0] * 2 // 3, crop[1] * 2 // 3)  # 512 -> 341, mmseg's ADE20K slide setting
     model.eval()
-    return evaluate(model, val_set, mode=cfg.eval_mode, crop_size=crop, stride=stride, info=info, progress=progress)
+    return evaluate(
+        model, val_set, mode=cfg.eval_mode, crop_size=crop, stride=default_stride(crop), info=info, progress=progress
+    )
 
 
