@@ -2,7 +2,7 @@
 
 Two steps:
 
-1. :func:`collect_inputs` turns the command line's files, folders and glob patterns into a sorted list of
+1. :func:`~swinseg.input_files.collect_inputs` turns the command line's files, folders and glob patterns into a sorted list of
    (image path, output stem) pairs.
 2. :func:`predict_images` runs the model over them and writes, under ``out_dir``, for each stem ``s``:
 
@@ -34,7 +34,6 @@ differ in the last float bits). The returned summary covers all processes.
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 import time
@@ -54,10 +53,11 @@ from tqdm import tqdm
 
 from swinseg.data.classes import ClassInfo
 from swinseg.data.datasets import IMAGE_SUFFIXES
+from swinseg.input_files import collect_inputs
 from swinseg.data.io import image_size, read_image, write_label_png
 from swinseg.data.transforms import eval_transform, rescale_size
 from swinseg.engine.distributed import DistInfo, shard
-from swinseg.engine.inference import default_stride, predict_logits, slide_inference, whole_inference
+from swinseg.engine.inference import TTA_SCALES, default_stride, predict_logits, slide_inference, whole_inference
 from swinseg.files import atomic_write
 from swinseg.visualize import confidence_image, overlay
 
@@ -75,118 +75,9 @@ __all__ = [
 # output kind -> what is appended to the stem
 OUTPUTS = {"labels": ".png", "overlay": "_overlay.jpg", "confidence": "_confidence.png", "probs": "_probs.npz"}
 
-# mmsegmentation's multi-scale + flip test (``--tta``): these ratios of the test scale, each also flipped
-TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
-
 # logits resized to the original size are processed this many values at a time (a few classes per step for a
 # 12-megapixel photo), so 150 classes x 12 MP (7 GB in float32) never sit in memory at once
 MAX_ELEMENTS = 1 << 25
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Finding the inputs
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _has_magic(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")
-
-
-def _glob_base(pattern: str) -> str:
-    """The directory part of a pattern before its first wildcard: ``photos/**/*.jpg`` -> ``photos``."""
-    head = pattern
-    while head and _has_magic(head):
-        head, _ = os.path.split(head)
-    return head or "."
-
-
-def _is_image(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in IMAGE_SUFFIXES
-
-
-def _images_under(folder: str) -> list[str]:
-    """Image files below ``folder``, recursively; hidden files and folders (``.thumbnails``, macOS's ``._a.jpg``)
-    are left out."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".") and _is_image(f)]
-    return found
-
-
-def _inside(path: str, folder: str | None) -> bool:
-    return folder is not None and os.path.commonpath([path, folder]) == folder
-
-
-def collect_inputs(inputs: Sequence[str], exclude: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
-    """Files, folders and glob patterns -> sorted ``(image path, output stem)`` pairs, duplicates removed.
-
-    - a file is taken whatever its suffix;
-    - a folder gives the images below it, recursively: suffixes ``.jpg .jpeg .png .bmp .tif .tiff .webp`` in any
-      letter case, hidden files and folders skipped;
-    - anything else with ``* ? [`` is a ``glob.glob(recursive=True)`` pattern (``**`` spans folders): the
-      images it matches, and the images below the folders it matches.
-
-    Output stems (the rule that keeps two folders' ``a.jpg`` apart): each argument has a base folder (a folder
-    is its own base, a file's base is its folder, a pattern's is its folder part before the first wildcard);
-    the stem is the image's path relative to the deepest folder holding every base, without the suffix. So
-    ``photos/`` gives ``a``, ``trip/b`` ...; ``day1/ day2/`` give ``day1/a``, ``day2/a``; ``x/1.jpg x/2.jpg`` give
-    ``1``, ``2``. Images that would share a stem (``a.jpg`` and ``a.png`` side by side) keep their suffix in it
-    instead: ``a_jpg``, ``a_png``. Names depend on all the arguments together: to resume a run (and skip what
-    it wrote), give the same ones.
-
-    exclude: a folder whose files are never taken from folders or patterns (the output folder, so a second run
-        over ``photos/`` with ``--out photos/pred`` does not predict the predictions).
-
-    Raises a one-line ``ValueError`` naming the argument for a path that does not exist, a pattern that matches
-    no image, and a folder without images.
-    """
-    excluded = os.path.abspath(exclude) if exclude is not None else None
-    bases: list[str] = []
-    found: list[str] = []
-    for arg in inputs:
-        if os.path.isdir(arg):
-            images = [p for p in _images_under(arg) if not _inside(os.path.abspath(p), excluded)]
-            if not images:
-                raise ValueError(f"{arg}: no images in this folder (looked for {' '.join(IMAGE_SUFFIXES)})")
-            bases.append(arg)
-        elif os.path.isfile(arg):
-            images = [arg]
-            bases.append(os.path.dirname(arg) or ".")
-        elif _has_magic(arg):
-            images = []
-            for match in sorted(glob.glob(arg, recursive=True)):
-                if os.path.isdir(match):
-                    images += _images_under(match)
-                elif os.path.isfile(match) and _is_image(match):
-                    images.append(match)
-            images = [p for p in images if not _inside(os.path.abspath(p), excluded)]
-            if not images:
-                raise ValueError(f"{arg}: no images match this pattern")
-            bases.append(_glob_base(arg))
-        else:
-            raise ValueError(f"{arg}: no such file or directory")
-        found += images
-    if not found:
-        raise ValueError("no inputs given")
-
-    root = os.path.commonpath([os.path.abspath(b) for b in bases])
-    by_path: dict[str, str] = {}  # absolute path -> the path as found (kept for messages)
-    for path in found:
-        by_path.setdefault(os.path.abspath(path), path)
-    stems: dict[str, list[str]] = {}  # stem -> absolute paths
-    for absolute in by_path:
-        stem = os.path.splitext(os.path.relpath(absolute, root))[0]
-        stems.setdefault(stem, []).append(absolute)
-    pairs: dict[str, str] = {}  # stem -> absolute path
-    for stem, paths in stems.items():
-        for absolute in paths:
-            unique = stem if len(paths) == 1 else f"{stem}_{os.path.splitext(absolute)[1].lstrip('.').lower()}"
-            if unique in pairs:  # a.jpg + a.JPG, or a.jpg + a.png + a_jpg.png
-                taken_by = by_path[pairs[unique]]
-                raise ValueError(f"{by_path[absolute]}: its output name {unique}.png is taken by {taken_by}")
-            pairs[unique] = absolute
-    return [(Path(by_path[pairs[stem]]), Path(stem)) for stem in sorted(pairs, key=lambda s: Path(s).parts)]
 
 
 def output_paths(out_dir: str | os.PathLike, stem: Path, kinds: Sequence[str]) -> dict[str, Path]:

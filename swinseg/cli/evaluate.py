@@ -12,10 +12,8 @@ from swinseg.cli.score import write_json_report
 from swinseg.data.config import SPLITS, build_dataset
 from swinseg.engine.distributed import init_distributed
 from swinseg.engine.evaluate import evaluate
-from swinseg.engine.inference import default_stride
+from swinseg.engine.inference import TTA_SCALES, default_stride
 from swinseg.metrics import results_to_markdown
-
-TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)  # mmsegmentation's ADE20K multi-scale test, with flip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["default_stride", "predict_logits", "slide_inference", "whole_inference"]
+__all__ = ["TTA_SCALES", "default_stride", "predict_logits", "slide_inference", "whole_inference"]
 
 
 def _run(model: nn.Module, images: Tensor) -> Tensor:
@@ -23,6 +23,9 @@ def whole_inference(model: nn.Module, images: Tensor) -> Tensor:
     """(B, 3, H, W) -> logits (B, K, H, W) in one forward pass."""
     with torch.inference_mode():
         return _run(model, images)
+
+# mmsegmentation's ADE20K multi-scale test: these ratios of the test scale, each also flipped
+TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
 def default_stride(crop_size: tuple[int, int]) -> tuple[int, int]:

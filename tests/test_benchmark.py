@@ -1,0 +1,250 @@
+"""``swinseg benchmark``: the measuring functions against numbers worked out by hand, and the command end to end
+on a toy model, with the Hugging Face and smp peers built at the same architecture (random weights)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from swinseg.benchmark import count_flops, fit_scaling_exponent, measure_latency, profile_forward, scaling_summary
+from swinseg.benchmark_peers import PeerUnavailable, build_peer
+from swinseg.cli import main
+from swinseg.models.segmentor import SegmentorConfig, build_model
+from swinseg.models.swin import swin_config
+from swinseg.weights.io import save_checkpoint
+
+# swin_toy (C=16, depths 2-2-2-2, heads 1-2-2-4), window 7, UPerNet with 16 channels, an auxiliary head, 5 classes
+TINY_YAML = """
+model:
+  encoder: {embed_dim: 16, depths: [2, 2, 2, 2], num_heads: [1, 2, 2, 4], window_size: 7}
+  decoder: %s
+  num_classes: 5
+  decoder_args: %s
+  aux_head: %s
+  aux_args: {channels: 8}
+data:
+  scale: [128, 64]
+"""
+
+
+TOY = SegmentorConfig(encoder=swin_config("swin_toy"), num_classes=5, decoder_args={"channels": 16}, aux_head=False)
+
+
+def write_config(tmp_path: Path, decoder: str = "upernet", args: str = "{channels: 16}", aux: bool = True) -> str:
+    path = tmp_path / f"tiny_{decoder}.yaml"
+    path.write_text(TINY_YAML % (decoder, args, str(aux).lower()))
+    return str(path)
+
+
+def run_cli(argv: list[str]) -> tuple[int, list[dict], str, str]:
+    """(exit status, JSON records, the Markdown after them, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    text = out.getvalue()
+    json_part, _, table = text.partition("\n\n")
+    records = [json.loads(line) for line in json_part.splitlines() if line.strip()]
+    return code, records, table, err.getvalue()
+
+
+def by_kind(records: list[dict], kind: str) -> list[dict]:
+    return [r for r in records if r.get("kind") == kind]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Library
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_count_flops_matches_a_hand_count():
+    h, w = 10, 12
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * h * w, 5))
+    conv = 2 * (h * w * 8) * (3 * 3 * 3)  # 2 FLOPs per multiply-add: each output value sums 3x3x3 products
+    linear = 2 * (8 * h * w) * 5
+    assert count_flops(model, (h, w)) == conv + linear
+    assert count_flops(model, (h, w), batch=3) == 3 * (conv + linear)
+
+
+def test_inference_params_leave_out_modules_that_do_not_run():
+    class WithUnusedHead(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)  # 16 parameters
+            self.unused = nn.Linear(100, 100)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x)
+
+    assert profile_forward(WithUnusedHead(), 8) == {"flops": 2 * 8 * 8 * 4 * 3, "inference_params": 16}
+
+
+def test_scaling_exponent_fits_a_known_power_law():
+    pixels = [256**2, 512**2, 1024**2, 2048**2]
+    assert fit_scaling_exponent(pixels, [3e-9 * p**1.3 for p in pixels]) == pytest.approx(1.3, abs=1e-9)
+    # seconds proportional to pixels: exponent 1 and the same seconds per megapixel at every size
+    points = [{"size": [s, s], "latency_ms_p50": 40.0 * (s / 256) ** 2, "peak_rss_mb": 1.0} for s in (256, 512, 1024)]
+    summary = scaling_summary(points, gflops=[10.0, 40.0, 160.0])
+    assert summary["exponent"] == pytest.approx(1.0) and summary["flops_exponent"] == pytest.approx(1.0)
+    assert summary["s_per_mp"] == pytest.approx([0.04 / 0.065536] * 3)
+    with pytest.raises(ValueError, match="two different sizes"):
+        fit_scaling_exponent([100, 100], [1.0, 2.0])
+
+
+def test_measure_latency_fields():
+    result = measure_latency(build_model(TOY), 64, batch=2, warmup=1, runs=3)
+    assert result["size"] == [64, 64] and result["batch"] == 2 and result["runs"] == 3
+    assert 0 < result["latency_ms_min"] <= result["latency_ms_p50"] <= result["latency_ms_p90"]
+    assert result["img_per_s"] == pytest.approx(2 / (result["latency_ms_p50"] / 1000))
+    if Path("/proc/self/clear_refs").exists():  # Linux: the peak RSS of this measurement
+        assert result["memory"] == "process_peak_rss"
+        assert result["peak_rss_mb"] >= result["rss_start_mb"] > 0 and result["rss_growth_mb"] >= 0
+
+
+def test_peers_are_skipped_with_a_reason(monkeypatch):
+    swin_unet = SegmentorConfig(encoder=swin_config("swin_toy"), decoder="swin_unet", num_classes=5)
+    for peer in ("huggingface", "smp"):
+        with pytest.raises(PeerUnavailable, match="no counterpart for decoder 'swin_unet'"):
+            build_peer(peer, swin_unet)
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    no_transformers = lambda name, *a: None if name == "transformers" else real_find_spec(name, *a)  # noqa: E731
+    monkeypatch.setattr(importlib.util, "find_spec", no_transformers)
+    with pytest.raises(PeerUnavailable, match="transformers is not installed"):
+        build_peer("huggingface", SegmentorConfig(encoder=swin_config("swin_toy"), num_classes=5))
+
+
+def test_smp_unet_peer_is_the_same_architecture():
+    config = SegmentorConfig(encoder=swin_config("swin_toy"), decoder="unet", num_classes=5,
+                             decoder_args={"decoder_channels": [32, 16, 16, 8, 8]}, aux_head=False)  # fmt: skip
+    ours, peer = build_model(config).eval(), build_peer("smp", config)
+    out_norms = sum(p.numel() for p in ours.backbone.out_norms.parameters())  # timm's Swin has none
+    assert profile_forward(peer, 64)["inference_params"] == profile_forward(ours, 64)["inference_params"] - out_norms
+    with torch.inference_mode():
+        assert peer(torch.randn(1, 3, 64, 96)).shape == (1, 5, 64, 96)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command, with peers
+# ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def peer_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    argv = ["benchmark", "--config", write_config(tmp), "--sizes", "64", "--batch-sizes", "1", "--runs", "2",
+            "--scaling", "64", "96", "--peers", "--threads", "2", "--device", "cpu",
+            "--markdown", str(tmp / "table.md")]  # fmt: skip
+    code, records, table, err = run_cli(argv)
+    return code, records, table, err, tmp
+
+
+def test_cli_json_lines(peer_run):
+    code, records, _, err, _ = peer_run
+    assert code == 0, err
+    host = records[0]
+    assert host["kind"] == "host" and host["threads"] == 2 and host["torch"] == torch.__version__ and host["cpu"]
+    latency = by_kind(records, "latency")
+    assert [r["impl"] for r in latency] == ["swinseg", "huggingface", "smp"]  # measured in turn
+    for r in latency:
+        assert r["size"] == [64, 64] and r["device"] == "cpu" and r["threads"] == 2
+        for key in ("img_per_s", "latency_ms_p50", "latency_ms_p90", "params_m", "inference_params_m", "gflops"):
+            assert r[key] > 0, key
+        assert r["latency_ms_p90"] >= r["latency_ms_p50"]
+        assert r["peak_rss_mb"] > 0 or r["memory"] == "unavailable"
+
+
+def test_cli_peers_have_the_same_architecture(peer_run):
+    _, records, _, _, _ = peer_run
+    models = {r["impl"]: r for r in by_kind(records, "model")}
+    ours, hf, smp = models["swinseg"], models["huggingface"], models["smp"]
+    assert ours["weights"] == "random" and ours["arch"].startswith("Swin C=16 depths=2-2-2-2 heads=1-2-2-4 window=7")
+    # Hugging Face: the same modules (auxiliary head included) plus its classifier's final LayerNorm over 8C = 128.
+    assert round((hf["params_m"] - ours["params_m"]) * 1e6) == 2 * 128
+    # smp's UPerNet decoder normalises the features itself, in place of swinseg's output norms: same parameters.
+    assert smp["inference_params_m"] == ours["inference_params_m"]
+    # swinseg's auxiliary head is training-only: not among the parameters that run.
+    assert ours["inference_params_m"] < ours["params_m"]
+    gflops = {r["impl"]: r["gflops"] for r in by_kind(records, "latency")}
+    assert gflops["huggingface"] == gflops["swinseg"] == gflops["smp"]
+
+
+def test_cli_comparisons_scaling_and_table(peer_run):
+    _, records, table, _, tmp = peer_run
+    comparisons = by_kind(records, "comparison")
+    assert [r["vs"] for r in comparisons] == ["huggingface", "smp"]
+    assert all(r["speedup"] > 0 and r["gflops_ratio"] == pytest.approx(1.0) for r in comparisons)
+    scaling = {r["impl"]: r for r in by_kind(records, "scaling")}
+    assert set(scaling) == {"swinseg", "huggingface", "smp"}
+    for r in scaling.values():
+        assert r["sizes"] == [[64, 64], [96, 96]] and math.isfinite(r["exponent"]) and len(r["s_per_mp"]) == 2
+        assert 0 < r["flops_exponent"] < 1.2  # FLOPs grow with the pixels (fixed-size pyramid pooling aside)
+    assert "| impl | size | batch | img/s |" in table and "| huggingface | 64x64 | 1 |" in table
+    assert "k (time)" in table
+    assert (tmp / "table.md").read_text() == table
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command: checkpoints, files, errors, data
+# ----------------------------------------------------------------------------------------------------------
+
+QUICK = ["--sizes", "64", "--batch-sizes", "1", "--runs", "1", "--warmup", "0", "--no-scaling", "--device", "cpu"]
+
+
+def test_checkpoint_and_out_file_that_is_not_overwritten(tmp_path):
+    checkpoint = save_checkpoint(build_model(TOY), tmp_path / "toy.safetensors")
+    out = tmp_path / "results.jsonl"
+    code, records, _, err = run_cli(["benchmark", str(checkpoint), "--out", str(out), *QUICK])
+    assert code == 0, err
+    assert [json.loads(line) for line in out.read_text().splitlines()] == records
+    assert by_kind(records, "model")[0]["weights"] == str(checkpoint)
+    assert by_kind(records, "latency")[0]["model"] == "toy.safetensors"
+
+    code, _, _, err = run_cli(["benchmark", str(checkpoint), "--out", str(out), *QUICK])
+    assert code == 1
+    expected = f"swinseg benchmark: error: {out}: exists already (pass --overwrite to replace it)"
+    assert err.strip().splitlines() == [expected]
+    code, _, _, err = run_cli(["benchmark", str(checkpoint), "--out", str(out), "--overwrite", *QUICK])
+    assert code == 0, err
+
+
+def test_bad_checkpoint_is_a_one_line_error(tmp_path):
+    missing = tmp_path / "nope.safetensors"
+    code, records, _, err = run_cli(["benchmark", str(missing), *QUICK])
+    assert code == 1 and records == []
+    assert err.strip().splitlines() == [f"swinseg benchmark: error: {missing}: no such file or directory"]
+
+
+def test_no_model_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", *QUICK])
+    assert exit_info.value.code == 2
+    assert "give a CHECKPOINT or --config" in capsys.readouterr().err
+
+
+def test_peers_without_a_counterpart_are_skipped_records(tmp_path):
+    config = write_config(tmp_path, "swin_unet", "{depths: [1, 1, 1]}", aux=False)
+    code, records, table, err = run_cli(["benchmark", "--config", config, "--peers", *QUICK])
+    assert code == 0, err
+    skipped = {r["impl"]: r["skipped"] for r in records if "skipped" in r}
+    assert set(skipped) == {"huggingface", "smp"} and "swin_unet" in skipped["smp"]
+    assert [r["impl"] for r in by_kind(records, "latency")] == ["swinseg"]
+    assert "Skipped:" in table
+
+
+def test_data_gives_miou_and_its_time(tmp_path):
+    from swinseg.data.synth import generate_ade20k
+
+    root = generate_ade20k(tmp_path / "synth", num_train=1, num_val=2, size=(64, 64), progress=False)
+    code, records, table, err = run_cli(["benchmark", "--config", write_config(tmp_path), "--data", str(root), *QUICK])
+    assert code == 0, err
+    (miou,) = by_kind(records, "miou")
+    assert miou["num_images"] == 2 and 0 <= miou["mIoU"] <= 100 and miou["eval_s"] > 0 and miou["img_per_s"] > 0
+    assert "| swinseg |" in table and "| mIoU |" in table
