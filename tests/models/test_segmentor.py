@@ -75,5 +75,5 @@ def test_unknown_decoder_is_a_clear_error():
 def test_config_round_trips_through_a_dict():
     cfg = config("swin_unet")
     assert SegmentorConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(ValueError, match="unknown model config keys"):
+    with pytest.raises(ValueError, match=r"unknown model config key .num_clases. \(did you mean .num_classes.\?\)"):
         SegmentorConfig.from_dict({**cfg.to_dict(), "num_clases": 3})
