@@ -165,7 +165,9 @@ def shifted_window_mask_patterns(window_size: int, shift_size: int) -> torch.Ten
         pattern 0: interior (no masking), 1: last column, 2: last row, 3: bottom-right corner.
 
     Returns:
-        (4, M*M, M*M) with 0 where attention is allowed and -100 where it is not (the official value).
+        (4, M*M, M*M) with 0 where attention is allowed and -inf where it is not. The official code adds -100,
+        which leaves exp(-100) ~ 4e-44 on masked keys: denormal floats that slow the matmuls that read them by
+        up to 10x on x86 CPUs, with no effect on the result beyond 1e-38. -inf gives exact zeros.
     """
     M, s = window_size, shift_size
     # Region of each row/column inside a window: 0 for an interior window; 1 or 2 in the last one.
@@ -174,7 +176,7 @@ def shifted_window_mask_patterns(window_size: int, shift_size: int) -> torch.Ten
     patterns = []
     for rows, cols in ((inner, inner), (inner, last), (last, inner), (last, last)):
         region = (rows[:, None] * 3 + cols[None, :]).flatten()  # (M*M,)
-        patterns.append((region[:, None] != region[None, :]).float() * -100.0)
+        patterns.append(torch.zeros(M * M, M * M).masked_fill(region[:, None] != region[None, :], float("-inf")))
     return torch.stack(patterns)
 
 
@@ -241,14 +243,17 @@ class WindowAttention(nn.Module):
         """
         B, nW, N, C = x.shape
         head_dim = C // self.num_heads
-        # (B, nW, N, 3C) -> (B, nW, N, 3, heads, d) -> (3, B, nW, heads, N, d)
-        qkv = self.qkv(x).view(B, nW, N, 3, self.num_heads, head_dim).permute(3, 0, 1, 4, 2, 5)
-        attn_mask = self.relative_position_bias()  # (heads, N, N), broadcast over B and windows
+        # Windows of all images are one batch of B * nW sequences: 4-D inputs take PyTorch's fused kernels.
+        # (B, nW, N, 3C) -> (B * nW, N, 3, heads, d) -> (3, B * nW, heads, N, d)
+        qkv = self.qkv(x).view(B * nW, N, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
+        attn_mask = self.relative_position_bias()  # (heads, N, N), broadcast over all windows
         if mask is not None:
-            attn_mask = attn_mask + mask.unsqueeze(1)  # (nW, heads, N, N), broadcast over B
+            attn_mask = attn_mask + mask.unsqueeze(1)  # (nW, heads, N, N)
+            if B > 1:  # (nW, heads, N, N) -> (B, nW, heads, N, N) -> (B * nW, heads, N, N)
+                attn_mask = attn_mask.expand(B, -1, -1, -1, -1).reshape(B * nW, self.num_heads, N, N)
         x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask.to(x.dtype))
-        # (B, nW, heads, N, d) -> (B, nW, N, heads, d) -> (B, nW, N, C)
-        x = x.transpose(2, 3).reshape(B, nW, N, C)
+        # (B * nW, heads, N, d) -> (B * nW, N, heads, d) -> (B, nW, N, C)
+        x = x.transpose(1, 2).reshape(B, nW, N, C)
         return self.proj(x)
 
 

@@ -50,7 +50,10 @@ def test_relative_position_index_matches_official(M):
 def test_shifted_window_mask_matches_official_nine_regions(Hp, Wp, M):
     block = SwinBlock(dim=8, num_heads=1, window_size=M, shift_size=M // 2)
     ours = block.shifted_window_mask(Hp // M, Wp // M)
-    assert torch.equal(ours, official_shift_mask(Hp, Wp, M, M // 2))
+    official = official_shift_mask(Hp, Wp, M, M // 2)
+    # the same pairs are masked; ours with -inf (exact zeros after softmax) where the official code has -100
+    assert torch.equal(ours == float("-inf"), official == -100.0)
+    assert torch.equal(ours.masked_fill(ours == float("-inf"), -100.0), official)
 
 
 def test_window_partition_round_trip_and_layout():
