@@ -1,0 +1,73 @@
+"""The coarse-grid route for a 3x3 convolution of a bilinearly upsampled map equals upsample-then-convolve."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from swinseg.models.upsampled_conv import add_upsampled_conv3x3_, integer_factors, phase_coefficients
+from swinseg.models.uper_head import UPerHead, resize
+
+
+def upsample_then_conv(x: torch.Tensor, weight: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.conv2d(F.interpolate(x, size=size, mode="bilinear", align_corners=False), weight, padding=1)
+
+
+@pytest.mark.parametrize(
+    "h,w,sy,sx",
+    [(4, 5, 2, 2), (3, 7, 4, 4), (5, 4, 8, 8), (6, 6, 2, 4), (1, 1, 4, 4), (2, 3, 3, 3), (1, 5, 2, 1), (16, 16, 8, 8)],
+)
+def test_equals_upsample_then_conv_in_float64(h, w, sy, sx):
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, h, w, dtype=torch.float64)
+    weight = torch.randn(5, 6, 3, 3, dtype=torch.float64)
+    start = torch.randn(2, 5, h * sy, w * sx, dtype=torch.float64)
+    out = add_upsampled_conv3x3_(start.clone(), x, weight)
+    expected = start + upsample_then_conv(x, weight, (h * sy, w * sx))
+    assert (out - expected).abs().max().item() < 1e-12
+
+
+def test_gradients_equal_those_of_upsample_then_conv():
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(3, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+    target = torch.randn(1, 3, 20, 24, dtype=torch.float64)
+    ours = (add_upsampled_conv3x3_(torch.zeros(1, 3, 20, 24, dtype=torch.float64), x, weight) * target).sum()
+    grads = torch.autograd.grad(ours, (x, weight))
+    reference = (upsample_then_conv(x, weight, (20, 24)) * target).sum()
+    expected = torch.autograd.grad(reference, (x, weight))
+    for g, e in zip(grads, expected):
+        assert (g - e).abs().max().item() < 1e-10
+
+
+def test_phase_coefficients_are_bilinear_weights():
+    # s = 2, phase 0: fine rows 2i-1, 2i, 2i+1 sit at coarse positions i-0.75, i-0.25, i+0.25
+    assert phase_coefficients(2)[0] == ((0.75, 0.25, 0.0), (0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
+    for s in (2, 3, 4, 8):
+        for phase in phase_coefficients(s):
+            assert all(abs(sum(row) - 1.0) < 1e-12 for row in phase)
+
+
+def test_integer_factors():
+    assert integer_factors((16, 16), (128, 128)) == (8, 8)
+    assert integer_factors((16, 20), (32, 80)) == (2, 4)
+    assert integer_factors((86, 43), (171, 86)) is None  # 683-wide images: not a multiple
+    assert integer_factors((8, 8), (8, 8)) is None
+    with pytest.raises(ValueError, match="multiple"):
+        add_upsampled_conv3x3_(torch.zeros(1, 2, 9, 9), torch.zeros(1, 2, 4, 4), torch.zeros(2, 2, 3, 3))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_uper_head_bottleneck_equals_concatenation(batch):
+    """The head's split route and the concatenate-then-convolve route give the same logits."""
+    torch.manual_seed(0)
+    head = UPerHead([8, 16, 32, 64], num_classes=5, channels=16).eval()
+    features = [torch.randn(batch, c, 32 // 2**i, 48 // 2**i) for i, c in enumerate([8, 16, 32, 64])]
+    outs = [torch.randn(batch, 16, 32 // 2**i, 48 // 2**i) for i in range(4)]
+    with torch.no_grad():
+        split = head.fpn_bottleneck_conv(outs)
+        concatenated = head.fpn_bottleneck.conv(torch.cat([outs[0]] + [resize(o, (32, 48)) for o in outs[1:]], 1))
+        assert split.shape == (batch, 16, 32, 48)
+        assert (split - concatenated).abs().max().item() < 1e-5
+        assert head(features).shape == (batch, 5, 32, 48)
