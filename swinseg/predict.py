@@ -57,7 +57,14 @@ from swinseg.input_files import collect_inputs
 from swinseg.data.io import image_size, read_image, write_label_png
 from swinseg.data.transforms import eval_transform, rescale_size
 from swinseg.engine.distributed import DistInfo, shard
-from swinseg.engine.inference import TTA_SCALES, default_stride, predict_logits, slide_inference, whole_inference
+from swinseg.engine.inference import (
+    TTA_SCALES,
+    default_stride,
+    predict_logits,
+    slide_inference,
+    slide_labels,
+    whole_inference,
+)
 from swinseg.files import atomic_write
 from swinseg.visualize import confidence_image, overlay
 
@@ -423,21 +430,30 @@ def predict_images(
             """One forward pass (or one image's windows / TTA views) for samples of equal network size."""
             images = torch.stack([s["image"] for s in group]).to(device, non_blocking=True)
             how = mode_for(images.shape[2:])
+            labels_only = not (tta or save_confidence or save_probs)
+            at_input_size = all(tuple(s["size"]) == tuple(images.shape[2:]) for s in group)
             with torch.inference_mode():
-                if tta:
-                    outputs = [
-                        predict_logits(model, images[i : i + 1], s["size"], how, len(classes), crop_size, stride,
-                                       scales=TTA_SCALES, flip=True)[0]  # fmt: skip
-                        for i, s in enumerate(group)
-                    ]
-                elif how == "slide":
-                    outputs = list(slide_inference(model, images, len(classes), crop_size, stride))
+                if how == "slide" and labels_only and at_input_size:
+                    # labels straight from the windows, never the whole image's logits (memory: see slide_labels)
+                    results = [(labels.cpu().numpy(), None, None)
+                               for labels in slide_labels(model, images, len(classes), crop_size, stride)]
                 else:
-                    outputs = list(whole_inference(model, images))
-                for sample, scores in zip(group, outputs):
-                    labels, conf, probs = labels_from_scores(
-                        scores, sample["size"], are_probs=tta, confidence=save_confidence, probs=save_probs
-                    )
+                    if tta:
+                        outputs = [
+                            predict_logits(model, images[i : i + 1], s["size"], how, len(classes), crop_size,
+                                           stride, scales=TTA_SCALES, flip=True)[0]  # fmt: skip
+                            for i, s in enumerate(group)
+                        ]
+                    elif how == "slide":
+                        outputs = list(slide_inference(model, images, len(classes), crop_size, stride))
+                    else:
+                        outputs = list(whole_inference(model, images))
+                    results = [
+                        labels_from_scores(scores, s["size"], are_probs=tta, confidence=save_confidence,
+                                           probs=save_probs)
+                        for s, scores in zip(group, outputs)
+                    ]
+                for sample, (labels, conf, probs) in zip(group, results):
                     path, paths, _ = readable[sample["index"]]
                     write = (_write_outputs, paths, labels, sample["original"], conf, probs, classes, overwrite)
                     pending.append((path, pool.submit(*write)))

@@ -344,3 +344,20 @@ def test_torchrun_two_processes_write_what_one_process_writes(workspace, first_r
             assert np.array_equal(np.load(single / name)["probs"], np.load(double / name)["probs"]), name
         else:
             assert (single / name).read_bytes() == (double / name).read_bytes(), name
+
+
+def test_slide_at_native_size_writes_the_labels_of_slide_inference(workspace, tmp_path, monkeypatch):
+    """scale=None and labels only: the windows' labels come from slide_labels, never the whole logits map."""
+    model = load_model(workspace / "model.safetensors").eval()
+    path = tmp_path / "panorama.png"
+    image = np.random.default_rng(0).integers(0, 256, (70, 150, 3), dtype=np.uint8)
+    Image.fromarray(image).save(path)
+    monkeypatch.setattr(predict_module, "slide_inference", None)  # must not be called
+    summary = predict_module.predict_images(model, [(path, Path("native"))], tmp_path / "out", CLASSES, scale=None,
+                                            mode="slide", crop_size=(48, 48), stride=(32, 32), num_workers=0,
+                                            progress=False)  # fmt: skip
+    assert summary.written == 1
+    x = eval_transform(None)(image=image)["image"][None]
+    expected = predict_logits(model, x, (70, 150), "slide", len(CLASSES), (48, 48), (32, 32))[0]
+    with Image.open(tmp_path / "out" / "native.png") as png:
+        _assert_argmax(np.asarray(png), expected, "native")

@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TTA_SCALES", "default_stride", "predict_logits", "slide_inference", "whole_inference"]
+__all__ = [
+    "TTA_SCALES",
+    "default_stride",
+    "predict_logits",
+    "slide_inference",
+    "slide_labels",
+    "whole_inference",
+    "window_starts",
+]
 
 
 def _run(model: nn.Module, images: Tensor) -> Tensor:
@@ -66,6 +74,49 @@ def slide_inference(
                 logits[:, :, y1:y2, x1:x2] += crop_logits  # = mmseg's F.pad(crop) added to the whole map
                 count[:, :, y1:y2, x1:x2] += 1
     return logits / count
+
+
+def slide_labels(
+    model: nn.Module,
+    images: Tensor,
+    num_classes: int,
+    crop_size: tuple[int, int] = (512, 512),
+    stride: tuple[int, int] = (341, 341),
+) -> Tensor:
+    """``slide_inference(...).argmax(1)`` without holding the logits of the whole image: (B, 3, H, W) -> labels
+    (B, H, W), uint8 for up to 256 classes (int32 above).
+
+    Windows go row by row. The logits are summed in a band as tall as one window, which starts at the current
+    row of windows; once a row is done, the band rows above the next row's start are covered by no later
+    window, so they are averaged, turned into labels and dropped, and the band moves down. Memory is
+    ``B x K x crop_h x W`` floats, growing with the width only, instead of ``2 x B x K x H x W``.
+    """
+    (crop_h, crop_w), (stride_h, stride_w) = crop_size, stride
+    if stride_h > crop_h or stride_w > crop_w:
+        raise ValueError(f"stride {stride} larger than the crop {crop_size} leaves pixels that no window covers")
+    b, _, h, w = images.shape
+    labels = torch.empty((b, h, w), dtype=torch.uint8 if num_classes <= 256 else torch.int32, device=images.device)
+    rows = sorted(set(window_starts(h, crop_h, stride_h)))
+    band_h = min(crop_h, h)
+    band = images.new_zeros((b, num_classes, band_h, w))  # band row r is image row top + r
+    count = images.new_zeros((1, 1, band_h, w))
+    with torch.inference_mode():
+        for i, top in enumerate(rows):
+            bottom = min(top + crop_h, h)
+            for x1 in window_starts(w, crop_w, stride_w):
+                x2 = min(x1 + crop_w, w)
+                crop_logits = _run(model, images[:, :, top:bottom, x1:x2])
+                if crop_logits.shape[1] != num_classes:
+                    raise ValueError(f"the model gives {crop_logits.shape[1]} classes, not num_classes={num_classes}")
+                band[:, :, : bottom - top, x1:x2] += crop_logits
+                count[:, :, : bottom - top, x1:x2] += 1
+            done = (rows[i + 1] if i + 1 < len(rows) else h) - top  # band rows that no later window reaches
+            labels[:, top : top + done] = (band[:, :, :done] / count[:, :, :done]).argmax(1).to(labels.dtype)
+            # move the band down by `done` rows: keep the overlap with the next row of windows, zero the rest
+            for buffer in (band, count):
+                overlap = buffer[:, :, done:].clone()
+                buffer.zero_()[:, :, : band_h - done] = overlap
+    return labels
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from swinseg.engine.inference import predict_logits, slide_inference, whole_inference, window_starts
+from swinseg.engine.inference import predict_logits, slide_inference, slide_labels, whole_inference, window_starts
 from swinseg.models import SegmentorConfig, build_model, swin_config
 from tests.conftest import max_abs_diff, randomize_
 
@@ -106,6 +106,21 @@ def test_slide_equals_whole_for_a_per_pixel_model_and_windows_cover_the_border()
     model.windows.clear()
     slide_inference(model, x[:, :, :50, :60], K, crop_size=(64, 64), stride=(40, 40))
     assert model.windows == [(0, 0, 50, 60)]  # smaller than the crop: the image itself, not padded
+
+
+@pytest.mark.parametrize("size,crop,stride", [((100, 130), (64, 64), (40, 40)), ((50, 60), (64, 64), (40, 40)),
+                                               ((150, 70), (48, 64), (48, 32)), ((97, 64), (64, 64), (16, 64))])
+def test_slide_labels_equal_the_argmax_of_slide_inference(toy_model, size, crop, stride):
+    x = torch.randn(2, 3, *size)
+    labels = slide_labels(toy_model, x, K, crop_size=crop, stride=stride)
+    expected = slide_inference(toy_model, x, K, crop_size=crop, stride=stride).argmax(1)
+    assert labels.dtype == torch.uint8 and labels.shape == (2, *size)
+    assert torch.equal(labels.long(), expected)
+
+
+def test_slide_labels_reject_a_stride_larger_than_the_crop(toy_model):
+    with pytest.raises(ValueError, match="no window covers"):
+        slide_labels(toy_model, torch.randn(1, 3, 64, 64), K, crop_size=(32, 32), stride=(40, 40))
 
 
 def test_single_view_returns_resized_logits(toy_model):
