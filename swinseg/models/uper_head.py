@@ -25,7 +25,11 @@ __all__ = ["ConvModule", "FCNHead", "UPerHead", "resize"]
 
 
 def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Bilinear resize, align_corners=False (mmsegmentation's ``resize`` with the ADE20K settings)."""
+    """Bilinear resize, align_corners=False (mmsegmentation's ``resize`` with the ADE20K settings); a map that
+    already has the size is returned as it is (the resize would be the identity), except while tracing for
+    ONNX export, whose graph must resize at other sizes."""
+    if tuple(x.shape[2:]) == tuple(size) and not torch.jit.is_tracing():
+        return x
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
