@@ -207,7 +207,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
     # --- model, optimizer, schedule (same initial weights on every process) ---
     torch.manual_seed(cfg.seed)
     model = load_model(cfg.pretrained, cfg.model) if cfg.pretrained else build_model(cfg.model)
-    _encoder(model).set_grad_checkpointing(cfg.grad_checkpointing)
+    # either switch turns it on: the run's `grad_checkpointing` or the encoder config's own
+    _encoder(model).set_grad_checkpointing(cfg.grad_checkpointing or cfg.model.encoder.grad_checkpointing)
     if info.enabled:
         model = convert_sync_batchnorm(model, device)
     model.to(device).train()
