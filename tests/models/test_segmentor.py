@@ -77,3 +77,27 @@ def test_config_round_trips_through_a_dict():
     assert SegmentorConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match=r"unknown model config key .num_clases. \(did you mean .num_classes.\?\)"):
         SegmentorConfig.from_dict({**cfg.to_dict(), "num_clases": 3})
+
+
+def test_checkpointed_training_step_gives_the_same_gradients_and_batchnorm_statistics():
+    """Recomputing the encoder and decode head in backward changes neither the gradients (dropout included: the
+    RNG state is replayed) nor the BatchNorm running statistics (the recomputation must not count the batch)."""
+    x, labels = torch.randn(2, 3, 64, 96), torch.randint(0, 5, (2, 64, 96))
+    results = []
+    for enable in (False, True):
+        model = randomize_(build_model(config("upernet")), seed=0).train()
+        model.set_grad_checkpointing(enable)
+        torch.manual_seed(1)
+        logits, aux = model(x)
+        (F.cross_entropy(logits, labels) + 0.4 * F.cross_entropy(aux, labels)).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        buffers = {n: b.clone() for n, b in model.named_buffers() if "running" in n or "num_batches" in n}
+        results.append((grads, buffers))
+    (grads, buffers), (grads_ckpt, buffers_ckpt) = results
+    assert grads.keys() == grads_ckpt.keys() and len(grads) > 50
+    for name in grads:
+        assert max_abs_diff(grads[name], grads_ckpt[name]) < 1e-6, name
+    assert buffers.keys() == buffers_ckpt.keys() and len(buffers) > 10
+    for name in buffers:
+        assert torch.equal(buffers[name], buffers_ckpt[name]), name
+    assert buffers["decode_head.fpn_bottleneck.bn.num_batches_tracked"].item() == 1
