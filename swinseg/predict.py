@@ -61,6 +61,7 @@ from swinseg.engine.inference import (
     TTA_SCALES,
     default_stride,
     predict_logits,
+    resized_argmax,
     slide_inference,
     slide_labels,
     whole_inference,
@@ -169,7 +170,8 @@ def labels_from_scores(
     Logits (``are_probs=False``) are resized to ``out_size`` (bilinear, align_corners False, as
     :func:`swinseg.engine.inference.predict_logits`) a few classes at a time, keeping a running maximum, argmax
     (the first class on ties, as ``argmax``) and log-sum-exp, so memory stays near ``max_elements`` values
-    whatever the number of classes; the labels equal ``predict_logits(...).argmax(1)``. Confidence is the top
+    whatever the number of classes; the labels equal ``predict_logits(...).argmax(1)`` (labels alone come from
+    :func:`swinseg.engine.inference.resized_argmax`, which resizes boundary pixels only). Confidence is the top
     softmax probability; ``probs`` takes a second pass. Probabilities (``are_probs=True``, TTA) must already be
     at ``out_size``.
     """
@@ -182,6 +184,8 @@ def labels_from_scores(
             best.float().cpu().numpy() if confidence else None,
             scores.half().cpu().numpy() if probs else None,
         )
+    if not (confidence or probs):  # labels only: resize just the pixels on class boundaries
+        return resized_argmax(scores.float(), out_size).to(torch.uint8).cpu().numpy(), None, None
     k = scores.shape[0]
     step = max(1, max_elements // max(out_size[0] * out_size[1], 1))
 

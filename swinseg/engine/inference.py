@@ -13,6 +13,7 @@ __all__ = [
     "TTA_SCALES",
     "default_stride",
     "predict_logits",
+    "resized_argmax",
     "slide_inference",
     "slide_labels",
     "whole_inference",
@@ -116,6 +117,61 @@ def slide_labels(
             for buffer in (band, count):
                 overlap = buffer[:, :, done:].clone()
                 buffer.zero_()[:, :, : band_h - done] = overlap
+    return labels
+
+
+def _bilinear_sources(size: int, out: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """For each of ``out`` positions, PyTorch's bilinear (align_corners=False) sources along one axis: the two
+    input indices (long) and the weight of the second (float32)."""
+    scale = size / out
+    src = ((torch.arange(out, device=device, dtype=torch.float32) + 0.5) * scale - 0.5).clamp_(min=0)
+    first = src.long().clamp_(max=size - 1)  # floor, as src >= 0
+    second = (first + 1).clamp_(max=size - 1)
+    return first, second, src - first
+
+
+def _resized_argmax_by_class_chunks(scores: Tensor, out_size: tuple[int, int], max_elements: int) -> Tensor:
+    """Resize a few classes at a time, keeping a running maximum (the first class on ties, as argmax)."""
+    step = max(1, max_elements // (out_size[0] * out_size[1]))
+    best = labels = None
+    for k0 in range(0, scores.shape[0], step):
+        value, index = _resize(scores[None, k0 : k0 + step], out_size)[0].max(0)
+        if best is None:
+            best, labels = value, index
+        else:
+            better = value > best
+            best, labels = torch.where(better, value, best), torch.where(better, index + k0, labels)
+    return labels
+
+
+def resized_argmax(scores: Tensor, out_size: tuple[int, int], max_elements: int = 1 << 24) -> Tensor:
+    """``F.interpolate(scores[None], out_size, mode="bilinear").argmax(1)[0]`` for scores (K, h, w) -> labels
+    (H, W), without resizing all K maps.
+
+    A resized pixel is a weighted mean (weights >= 0) of four source pixels; where those four share their top
+    class, that class is also the top class of the mean (rounding is monotone), so it is taken as it is. Only
+    pixels whose sources disagree (along class boundaries) are interpolated, ``max_elements`` values at a time.
+    Equal to the full computation except where two classes tie within float rounding.
+    """
+    coarse = scores.max(0).indices  # (h, w), the first on ties like argmax, and 2-3x faster over dim 0 on CPUs
+    (h, w), (H, W) = scores.shape[1:], out_size
+    if (h, w) == (H, W):
+        return coarse
+    y0, y1, wy = _bilinear_sources(h, H, scores.device)
+    x0, x1, wx = _bilinear_sources(w, W, scores.device)
+    corners = [coarse[ys][:, xs] for ys in (y0, y1) for xs in (x0, x1)]  # 4 x (H, W): top-left .. bottom-right
+    labels = corners[0].clone()
+    rows, cols = ((corners[0] != corners[1]) | (corners[0] != corners[2]) | (corners[0] != corners[3])).nonzero(
+        as_tuple=True
+    )
+    if rows.numel() > H * W // 4:  # mostly boundaries (noise): resizing whole maps is cheaper than gathering
+        return _resized_argmax_by_class_chunks(scores, out_size, max_elements)
+    step = max(1, max_elements // (4 * scores.shape[0]))
+    for start in range(0, rows.numel(), step):
+        r, c = rows[start : start + step], cols[start : start + step]
+        top = scores[:, y0[r], x0[c]] * (1 - wx[c]) + scores[:, y0[r], x1[c]] * wx[c]  # (K, n)
+        bottom = scores[:, y1[r], x0[c]] * (1 - wx[c]) + scores[:, y1[r], x1[c]] * wx[c]
+        labels[r, c] = (top * (1 - wy[r]) + bottom * wy[r]).max(0).indices
     return labels
 
 

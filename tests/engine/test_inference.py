@@ -8,7 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from swinseg.engine.inference import predict_logits, slide_inference, slide_labels, whole_inference, window_starts
+from swinseg.engine.inference import (
+    predict_logits,
+    resized_argmax,
+    slide_inference,
+    slide_labels,
+    whole_inference,
+    window_starts,
+)
 from swinseg.models import SegmentorConfig, build_model, swin_config
 from tests.conftest import max_abs_diff, randomize_
 
@@ -121,6 +128,21 @@ def test_slide_labels_equal_the_argmax_of_slide_inference(toy_model, size, crop,
 def test_slide_labels_reject_a_stride_larger_than_the_crop(toy_model):
     with pytest.raises(ValueError, match="no window covers"):
         slide_labels(toy_model, torch.randn(1, 3, 64, 64), K, crop_size=(32, 32), stride=(40, 40))
+
+
+@pytest.mark.parametrize("out_size", [(48, 64), (60, 80), (37, 101), (150, 200)])
+@pytest.mark.parametrize("smooth", [True, False])  # regions with boundaries, or per-pixel noise (the fallback)
+def test_resized_argmax_equals_the_argmax_of_the_resized_scores(out_size, smooth):
+    torch.manual_seed(0)
+    scores = torch.randn(1, 7, 6, 8) * 5 if smooth else torch.randn(1, 7, 48, 64)
+    scores = F.interpolate(scores, size=(48, 64), mode="bilinear", align_corners=False)[0]
+    resized = F.interpolate(scores[None], size=out_size, mode="bilinear", align_corners=False)[0]
+    labels = resized_argmax(scores, out_size, max_elements=7 * 4 * 50)  # boundary pixels 50 at a time
+    top2 = resized.topk(2, dim=0).values
+    differ = labels != resized.argmax(0)
+    assert labels.shape == out_size
+    assert not (differ & (top2[0] - top2[1] > 1e-5)).any()  # only float near-ties may differ
+    assert differ.float().mean() < 1e-3
 
 
 def test_single_view_returns_resized_logits(toy_model):
