@@ -1,0 +1,525 @@
+#!/usr/bin/env python
+"""The CPU speed targets: swinseg against its peers, all measured in one run, as JSON lines.
+
+fp32, ``--threads`` threads (2), random weights; a timing is the median of ``--runs`` after ``--warmup`` untimed
+ones. Every timing record carries ``fraction_of_limit`` = (GFLOP of the work / seconds) / the GFLOP/s of a
+4096x4096 fp32 matmul measured at the start of the run (FLOPs as ``swinseg.benchmark.count_flops`` counts them:
+2 per multiply-add of convolutions, matrix products and attention).
+
+    target              what is timed                                                     goal
+    0 host              host_info, idle check (load, other processes' CPU), matmul limit -
+    1 upernet_inference swinseg UPerNet Swin-T vs Hugging Face UperNet-Swin, batch 1     HF s / swinseg s >= 1.0
+    2 unet_inference    swinseg U-Net Swin-T vs smp Unet + timm Swin-T, batch 1          smp s / swinseg s >= 1.15,
+                                                                                      fraction_of_limit >= 0.85
+    3 upernet_train_step forward + CE (+ 0.4 aux CE), backward, AdamW at batch 2: swinseg, HF s / swinseg s >= 1.05,
+                        swinseg with grad checkpointing, HF; one fresh process each      memory swinseg / HF <= 0.7
+    4 scaling           whole-image s/MP at --scaling-size over --size; peak memory of   ratio <= 1.15
+                        sliding windows at --slide-sizes, one fresh process each
+    5 predict_folder    predict_images over N mixed-size JPEGs vs the model alone on the ratio >= 0.95
+                        same pre-decoded, pre-resized batches (img/s over img/s)
+
+    python benchmarks/speed_targets.py --out results.jsonl     # the full run; nothing else may use the machine
+    python benchmarks/speed_targets.py --targets 1 2 --runs 3
+    python benchmarks/speed_targets.py --quick                 # toy models and sizes: the same code paths, seconds
+
+Records go to stdout as they are made (and to ``--out`` at the end), progress to stderr. Memory of training and
+of sliding windows is the peak RSS growth of a fresh process (this script with ``--worker``) that builds one
+model and does the one job, so that nothing else's memory hides in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import psutil
+import torch
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from swinseg.benchmark import MemoryProbe, count_flops, host_info, measure_latency
+from swinseg.benchmark_peers import PeerUnavailable, build_huggingface, build_smp, peer_versions
+from swinseg.data.classes import default_classes
+from swinseg.data.io import read_image
+from swinseg.data.synth import render_scene
+from swinseg.data.transforms import eval_transform
+from swinseg.engine import inference
+from swinseg.engine.config import TrainConfig, load_train_config
+from swinseg.engine.train import build_loss, build_optimizer
+from swinseg.input_files import collect_inputs
+from swinseg.models.segmentor import build_model
+from swinseg.models.swin import swin_config
+from swinseg.predict import predict_images
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {name: ROOT / f"configs/{name}_swin_t_ade20k_512.yaml" for name in ("upernet", "unet")}
+JPEG_SIZES = ((512, 683), (600, 800), (480, 640), (512, 512))  # (H, W) at full size; --quick divides by 8
+NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder"}
+TRAIN_NOTE = ("swinseg trains with its recipe's drop path 0.3 and head dropout 0.1; the HF peer is built with "
+              "none (a little less work for HF). Memory: peak RSS growth from just before the first step.")
+Emit = Callable[[dict], dict]
+
+
+def say(message: str) -> None:
+    print(f"[speed_targets] {message}", file=sys.stderr, flush=True)
+
+
+def load_config(name: str, quick: bool) -> TrainConfig:
+    """The Swin-T recipe ``name``; with ``quick`` its model shrunk to swin_toy with 8-32 channel heads."""
+    cfg = load_train_config(CONFIGS[name])
+    if quick:
+        m = cfg.model
+        head = {"channels": 16} if m.decoder == "upernet" else {"decoder_channels": [32, 16, 16, 8, 8]}
+        cfg.model = replace(m, encoder=swin_config("swin_toy"), decoder_args={**m.decoder_args, **head},
+                            aux_args={**m.aux_args, "channels": 8})  # fmt: skip
+    return cfg
+
+
+def rate(gflop: float, seconds: float, limit: float) -> dict:
+    """The fields every timing record carries: the work, its time, its rate and that rate over the matmul limit."""
+    per_s = gflop / seconds
+    return {"gflop": gflop, "seconds": seconds, "gflops_per_s": per_s, "fraction_of_limit": per_s / limit}
+
+
+def finite(value: object) -> object:
+    """NaN and infinities (a ratio of a failed measurement) -> None, at any depth, so every line is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def check(measured: float | None, op: str, goal: float) -> bool:
+    return measured is not None and math.isfinite(measured) and (measured >= goal if op == ">=" else measured <= goal)
+
+
+def in_subprocess(job: dict) -> dict:
+    """Run ``job`` in a fresh Python process (this script with ``--worker``) and return the JSON it prints."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # its stderr (progress, errors) passes through
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        why = " (killed: out of memory?)" if proc.returncode < 0 else ""
+        return {"error": f"worker exited with status {proc.returncode}{why}"}
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 0: the host
+# ----------------------------------------------------------------------------------------------------------
+
+
+def idle_check(seconds: float) -> dict:
+    """The 1-minute load average, and the CPU used by every other process during a ``seconds`` sample (psutil;
+    100 % = one core). ``warning`` names the processes that used more than 10 % of a core."""
+    me = psutil.Process()
+    mine = {me.pid} | {c.pid for c in me.children(recursive=True)}
+    others = [p for p in psutil.process_iter(["name"]) if p.pid not in mine]
+    for p in others:
+        try:
+            p.cpu_percent(None)
+        except psutil.Error:
+            pass
+    time.sleep(seconds)
+    usage = {}
+    for p in others:
+        try:
+            usage[f"{p.info['name']}[{p.pid}]"] = p.cpu_percent(None)
+        except psutil.Error:
+            pass
+    busiest = dict(sorted(((k, v) for k, v in usage.items() if v > 0), key=lambda kv: -kv[1])[:5])
+    record = {"load_avg_1min": os.getloadavg()[0], "sample_s": seconds,
+              "others_cpu_percent": round(sum(usage.values()), 1), "busiest_others": busiest}  # fmt: skip
+    busy = {k: v for k, v in busiest.items() if v > 10}
+    if busy:
+        record["warning"] = f"other processes used more than 10 % of a core during the sample: {busy}"
+    return record
+
+
+def matmul_limit(n: int, warmup: int, runs: int) -> dict:
+    """GFLOP/s of an (n, n) @ (n, n) fp32 matmul into a preallocated output: 2 n^3 FLOPs / median seconds."""
+    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    for _ in range(max(warmup, 1)):
+        torch.mm(a, b, out=c)
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        torch.mm(a, b, out=c)
+        seconds.append(time.perf_counter() - start)
+    median = statistics.median(seconds)
+    return {"n": n, "runs": runs, "seconds": median, "gflops_per_s": 2 * n**3 / median / 1e9}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 1, 2: inference against a peer
+# ----------------------------------------------------------------------------------------------------------
+
+
+def inference_vs_peer(target: int, cfg: TrainConfig, peer: str, args: argparse.Namespace, limit: float,
+                      emit: Emit) -> dict:  # fmt: skip
+    """Times ``measure_latency``: batch-1 forward passes of one random (1, 3, size, size) image in eval mode under
+    ``inference_mode``, swinseg's model then the peer's (same architecture). Ratio = peer seconds / swinseg's."""
+    builders = {"swinseg": lambda c: (build_model(c), f"swinseg {c.decoder}", []),
+                peer: build_huggingface if peer == "huggingface" else build_smp}  # fmt: skip
+    seconds: dict[str, float] = {}
+    fractions: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    for impl, build in builders.items():
+        base = {"target": target, "name": NAMES[target], "impl": impl}
+        torch.manual_seed(0)
+        try:
+            model, label, notes = build(cfg.model)
+        except (PeerUnavailable, ImportError) as e:
+            skipped[impl] = str(e)
+            emit({**base, "skipped": skipped[impl]})
+            continue
+        say(f"target {target}: {impl} at {args.size}x{args.size}")
+        measured = measure_latency(model, args.size, 1, args.warmup, args.runs)
+        seconds[impl] = measured["latency_ms_p50"] / 1000
+        record = rate(count_flops(model, args.size) / 1e9, seconds[impl], limit)
+        fractions[impl] = record["fraction_of_limit"]
+        emit({**base, "model": label, "notes": notes, **measured, **record})
+        del model
+    ratio = seconds[peer] / seconds["swinseg"] if len(seconds) == 2 else None
+    emit({"target": target, "name": NAMES[target], "kind": "ratio", "of": f"{peer} s / swinseg s", "ratio": ratio})
+    why = {"skipped": f"{peer}: {skipped[peer]}"} if peer in skipped else {}
+    if target == 1:
+        return {"measured": ratio, "goal": 1.0, "met": check(ratio, ">=", 1.0), "stretch_goal": 1.15,
+                "stretch_met": check(ratio, ">=", 1.15), **why}  # fmt: skip
+    fraction = fractions.get("swinseg")
+    return {"measured": ratio, "goal": 1.15, "fraction_of_limit": fraction, "fraction_goal": 0.85,
+            "met": check(ratio, ">=", 1.15) and check(fraction, ">=", 0.85), **why}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 3: a training step (each implementation in its own process)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def train_worker(job: dict) -> dict:
+    """In a fresh process: build the model and a random batch (labels in [0, K), 5 % set to the ignore index),
+    then run one step under ``FlopCounterMode`` (untimed; FLOPs of forward + backward, recomputation included),
+    ``warmup`` more untimed, ``runs`` timed. A step: zero_grad, forward with the loss (main + weighted auxiliary
+    cross-entropy), backward, AdamW step. Memory: peak RSS growth from just before the first step (activations,
+    gradients, optimizer state, workspace)."""
+    cfg = load_config("upernet", job["quick"])
+    torch.manual_seed(0)
+    n, size, k, ignore = job["batch"], job["size"], cfg.model.num_classes, cfg.data.ignore_index
+    images = torch.randn(n, 3, size, size)
+    labels = torch.randint(0, k, (n, size, size))
+    labels[torch.rand(n, size, size) < 0.05] = ignore
+    if job["impl"] == "huggingface":
+        model = build_huggingface(cfg.model)[0].model
+        model.config.auxiliary_loss_weight, model.config.loss_ignore_index = cfg.model.aux_loss_weight, ignore
+
+        def loss_of() -> torch.Tensor:
+            return model(pixel_values=images, labels=labels).loss
+    else:
+        model = build_model(cfg.model)
+        model.set_grad_checkpointing(job["impl"] == "swinseg_checkpointing")  # encoder and decode head
+        loss_fn = build_loss(cfg, ignore)
+
+        def loss_of() -> torch.Tensor:
+            logits, aux = model(images)
+            return loss_fn(logits, labels) + cfg.model.aux_loss_weight * loss_fn(aux, labels)
+
+    optimizer = build_optimizer(model, cfg.optim)  # swinseg's AdamW (no decay on norms, position tables) for both
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_of().backward()
+        optimizer.step()
+
+    model.train()
+    probe = MemoryProbe("cpu")
+    probe.start()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    for _ in range(job["warmup"]):
+        step()
+    seconds = []
+    for _ in range(job["runs"]):
+        start = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - start)
+    return {"warmup": job["warmup"], "runs": job["runs"], "seconds": statistics.median(seconds),
+            "all_seconds": seconds, "gflop": counter.get_total_flops() / 1e9, **probe.stop()}  # fmt: skip
+
+
+def train_step(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
+    """Seconds per training step at batch 2 and the step's peak memory: swinseg, swinseg with activation
+    checkpointing, Hugging Face (its ``labels=`` loss, auxiliary head included); see :func:`train_worker`."""
+    results, problems = {}, {}
+    for impl in ("swinseg", "swinseg_checkpointing", "huggingface"):
+        say(f"target 3: {impl} training steps at batch 2, {args.size}x{args.size} (own process)")
+        job = {"job": "train", "impl": impl, "quick": args.quick, "batch": 2, "size": args.size,
+               "warmup": args.warmup, "runs": args.runs, "threads": args.threads}  # fmt: skip
+        result = in_subprocess(job)
+        if "seconds" in result:
+            result.update(rate(result["gflop"], result["seconds"], limit))
+            results[impl] = result
+        else:
+            problems[impl] = result.get("skipped") or result.get("error")
+        emit({"target": 3, "name": NAMES[3], "impl": impl, "batch": 2, "size": [args.size] * 2, **result})
+
+    def ratios(impl: str) -> tuple[float | None, float | None]:
+        if impl not in results or "huggingface" not in results:
+            return None, None
+        ours, hf = results[impl], results["huggingface"]
+        growths = ours.get("rss_growth_mb"), hf.get("rss_growth_mb")
+        memory = growths[0] / growths[1] if all(growths) else None
+        return hf["seconds"] / ours["seconds"], memory
+
+    (time_ratio, memory_ratio), (ckpt_time, ckpt_memory) = ratios("swinseg"), ratios("swinseg_checkpointing")
+    emit({"target": 3, "name": NAMES[3], "kind": "ratio", "of": "HF s / swinseg s; swinseg memory / HF memory",
+          "time_ratio": time_ratio, "memory_ratio": memory_ratio, "checkpointing_time_ratio": ckpt_time,
+          "checkpointing_memory_ratio": ckpt_memory, "notes": TRAIN_NOTE})  # fmt: skip
+    return {"measured": time_ratio, "goal": 1.05, "memory_ratio": memory_ratio, "memory_goal": 0.7,
+            "met": check(time_ratio, ">=", 1.05) and check(memory_ratio, "<=", 0.7),
+            "checkpointing_time_ratio": ckpt_time, "checkpointing_memory_ratio": ckpt_memory,
+            "checkpointing_met": check(ckpt_time, ">=", 1.05) and check(ckpt_memory, "<=", 0.7),
+            **({"skipped": problems} if problems else {})}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 4: cost against image size; sliding-window memory (each size in its own process)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def slide_worker(job: dict) -> dict:
+    """In a fresh process: build the model and a random (1, 3, S, S) image, then once (no warmup) time
+    ``inference.<fn>`` from the image to labels (``slide_inference``'s logits are argmaxed); memory: the peak RSS
+    growth during that call. FLOPs: windows x FLOPs of one crop."""
+    cfg = load_config("upernet", job["quick"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    s, crop, stride = job["size"], tuple(job["crop"]), tuple(job["stride"])
+    image = torch.randn(1, 3, s, s)
+    probe = MemoryProbe("cpu")
+    probe.start()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = getattr(inference, job["fn"])(model, image, cfg.model.num_classes, crop, stride)
+        labels = out.argmax(1) if out.ndim == 4 else out
+    seconds = time.perf_counter() - start
+    memory = probe.stop()
+    windows = len(inference.window_starts(s, crop[0], stride[0])) * len(inference.window_starts(s, crop[1], stride[1]))
+    return {"seconds": seconds, "windows": windows, "labels_shape": list(labels.shape),
+            "gflop": windows * count_flops(model, crop) / 1e9, **memory}  # fmt: skip
+
+
+def scaling(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
+    """Whole-image seconds per megapixel of swinseg UPerNet at ``--size`` and ``--scaling-size`` (``measure_latency``,
+    batch 1); then sliding windows (crop, stride 2/3 of it) at each ``--slide-sizes``, with ``slide_inference``
+    and, where the library has it, ``slide_labels``, each measurement in its own process (:func:`slide_worker`)."""
+    cfg = load_config("upernet", args.quick)
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    s_per_mp = []
+    for size in (args.size, args.scaling_size):
+        say(f"target 4: whole image {size}x{size}")
+        measured = measure_latency(model, size, 1, args.warmup, args.runs)
+        seconds = measured["latency_ms_p50"] / 1000
+        s_per_mp.append(seconds / (size * size / 1e6))
+        emit({"target": 4, "name": NAMES[4], "impl": "swinseg", "mode": "whole", **measured,
+              "s_per_mp": s_per_mp[-1], **rate(count_flops(model, size) / 1e9, seconds, limit)})  # fmt: skip
+    del model
+    ratio = s_per_mp[1] / s_per_mp[0]
+    emit({"target": 4, "name": NAMES[4], "kind": "ratio", "of": f"s/MP at {args.scaling_size} / s/MP at {args.size}",
+          "ratio": ratio})  # fmt: skip
+    crop = args.crop
+    stride = inference.default_stride((crop, crop))
+    slide_memory: dict[str, dict[int, float | None]] = {}  # function -> size -> peak RSS growth (MB)
+    for fn in [f for f in ("slide_inference", "slide_labels") if hasattr(inference, f)]:
+        for size in args.slide_sizes:
+            logits_gb = 2 * cfg.model.num_classes * size * size * 4 / 2**30  # the logits map and its average
+            if fn == "slide_inference" and logits_gb > psutil.virtual_memory().total / 2**30 / 3:
+                emit({"target": 4, "name": NAMES[4], "impl": "swinseg", "mode": fn, "size": [size] * 2,
+                      "skipped": f"needs about {logits_gb:.0f} GB for its logits alone"})  # fmt: skip
+                continue
+            say(f"target 4: {fn} at {size}x{size}, crop {crop}, stride {stride[0]} (own process, 1 run)")
+            job = {"job": "slide", "fn": fn, "quick": args.quick, "size": size, "crop": [crop] * 2,
+                   "stride": list(stride), "threads": args.threads}  # fmt: skip
+            result = in_subprocess(job)
+            if "seconds" in result:
+                result.update(rate(result["gflop"], result["seconds"], limit))
+            emit({"target": 4, "name": NAMES[4], "impl": "swinseg", "mode": fn, "size": [size] * 2, **result})
+            slide_memory.setdefault(fn, {})[size] = result.get("rss_growth_mb")
+    return {"measured": ratio, "goal": 1.15, "met": check(ratio, "<=", 1.15), "slide_rss_growth_mb": slide_memory}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 5: predicting a folder of JPEGs against the model alone
+# ----------------------------------------------------------------------------------------------------------
+
+
+def same_size_batches(shapes: list[tuple], batch_size: int) -> list[list[int]]:
+    """Indices grouped by equal shape, ``batch_size`` at most, in order of first image (as predict_images plans)."""
+    batches, open_batches = [], {}
+    for index, shape in enumerate(shapes):
+        batch = open_batches.setdefault(shape, [])
+        batch.append(index)
+        if len(batch) == batch_size:
+            batches.append(open_batches.pop(shape))
+    return sorted(batches + list(open_batches.values()), key=lambda b: b[0])
+
+
+def predict_folder(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
+    """Writes ``--images`` JPEGs of mixed sizes (synthetic scenes), then times: the model alone (forward passes
+    under ``inference_mode`` on the pre-decoded, pre-resized tensors, in the batches predict_images plans), and
+    ``predict_images`` as the CLI calls it (whole mode, the recipe's test scale, batch 4, 2 decoding workers,
+    label PNGs written, everything inside the call). Ratio = predict img/s / model-only img/s."""
+    cfg = load_config("upernet", args.quick)
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    scale = (2 * args.size, args.size) if args.quick else tuple(cfg.data.scale)
+    divide = 8 if args.quick else 1
+    batch_size, n = 4, args.images
+    with tempfile.TemporaryDirectory(prefix="speed_targets_") as tmp:
+        folder = Path(tmp) / "images"
+        folder.mkdir()
+        for i in range(n):
+            h, w = JPEG_SIZES[i % len(JPEG_SIZES)]
+            Image.fromarray(render_scene(i, (h // divide, w // divide))[0]).save(folder / f"{i:03d}.jpg", quality=90)
+        items = collect_inputs([str(folder)])
+        transform = eval_transform(scale)
+        tensors = [transform(image=read_image(path))["image"] for path, _ in items]
+        plan = same_size_batches([tuple(t.shape) for t in tensors], batch_size)
+        batches = [torch.stack([tensors[i] for i in b]) for b in plan]
+        gflop = sum(count_flops(model, tuple(t.shape[1:])) for t in tensors) / 1e9
+
+        def model_only() -> None:
+            with torch.inference_mode():
+                for batch in batches:
+                    model(batch)
+
+        def predict() -> None:
+            summary = predict_images(model, items, Path(tmp) / "out", default_classes(cfg.model.num_classes),
+                                     scale=scale, mode="whole", crop_size=tuple(cfg.data.crop_size),
+                                     batch_size=batch_size, num_workers=2, overwrite=True, progress=False)  # fmt: skip
+            if summary.written != n or summary.failed:
+                raise RuntimeError(f"predict_images: {summary.line()} {summary.failed}")
+
+        img_per_s = {}
+        # predict_images comes right after, on the same warm model and shapes: it gets no warmup of its own
+        for impl, work, warmup in (("model_only", model_only, args.warmup), ("predict_images", predict, 0)):
+            say(f"target 5: {impl} over {n} images")
+            for _ in range(warmup):
+                work()
+            seconds = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                work()
+                seconds.append(time.perf_counter() - start)
+            median = statistics.median(seconds)
+            img_per_s[impl] = n / median
+            emit({"target": 5, "name": NAMES[5], "impl": impl, "images": n, "batches": len(batches),
+                  "shapes": sorted({tuple(t.shape[1:]) for t in tensors}), "warmup": warmup, "runs": args.runs,
+                  "img_per_s": img_per_s[impl], "all_seconds": seconds, **rate(gflop, median, limit)})  # fmt: skip
+    ratio = img_per_s["predict_images"] / img_per_s["model_only"]
+    emit({"target": 5, "name": NAMES[5], "kind": "ratio", "of": "predict img/s / model-only img/s", "ratio": ratio})
+    return {"measured": ratio, "goal": 0.95, "met": check(ratio, ">=", 0.95)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--targets", nargs="+", type=int, choices=sorted(NAMES), default=sorted(NAMES))
+    p.add_argument("--runs", type=int, default=None, help="timed repetitions (5; --quick 1)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed repetitions first")
+    p.add_argument("--threads", type=int, default=2, help="torch threads, in every process")
+    p.add_argument("--size", type=int, default=None, help="square image side (512; --quick 64)")
+    p.add_argument("--scaling-size", type=int, default=None, help="target 4's large whole image (2048; --quick 128)")
+    p.add_argument("--slide-sizes", nargs="+", type=int, default=None,
+                   help="target 4's sliding-window image sides (1024 2048 4096; --quick 128)")
+    p.add_argument("--images", type=int, default=None, help="JPEGs of target 5 (16; --quick 2)")
+    p.add_argument("--quick", action="store_true", help="swin_toy models at tiny sizes: checks the code paths")
+    p.add_argument("--out", type=Path, default=None, help="also write the JSON lines here (atomically)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one job in a fresh process
+    args = p.parse_args(argv)
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        p.error(f"{args.out} exists already (pass --overwrite to replace it)")
+    quick = args.quick
+    defaults = {"runs": 1 if quick else 5, "size": 64 if quick else 512, "scaling_size": 128 if quick else 2048,
+                "slide_sizes": [128] if quick else [1024, 2048, 4096], "images": 2 if quick else 16}  # fmt: skip
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.crop = 64 if quick else 512
+    args.matmul_n = 1024 if quick else 4096
+    args.idle_s = 0.5 if quick else 2.0
+    if args.runs < 1 or args.warmup < 0 or args.threads < 1:
+        p.error("need --runs >= 1, --warmup >= 0 and --threads >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker is not None:
+        job = json.loads(args.worker)
+        torch.set_num_threads(job["threads"])
+        try:
+            result = {"train": train_worker, "slide": slide_worker}[job["job"]](job)
+        except (PeerUnavailable, ImportError) as e:  # a peer that is not installed: say so, the run goes on
+            result = {"skipped": str(e)}
+        print(json.dumps(result), flush=True)
+        return 0
+    torch.set_num_threads(args.threads)
+    lines: list[str] = []
+
+    def emit(record: dict) -> dict:
+        lines.append(json.dumps(finite(record), allow_nan=False, default=str))
+        print(lines[-1], flush=True)
+        return record
+
+    say("host, idle check and matmul limit")
+    emit({"target": 0, "kind": "host", "quick": args.quick, **host_info("cpu"), "peers": peer_versions()})
+    emit({"target": 0, "kind": "idle_check", **idle_check(args.idle_s)})
+    limit_record = emit({"target": 0, "kind": "matmul_limit", **matmul_limit(args.matmul_n, args.warmup, args.runs)})
+    limit = limit_record["gflops_per_s"]
+    run = {1: lambda: inference_vs_peer(1, load_config("upernet", args.quick), "huggingface", args, limit, emit),
+           2: lambda: inference_vs_peer(2, load_config("unet", args.quick), "smp", args, limit, emit),
+           3: lambda: train_step(args, limit, emit), 4: lambda: scaling(args, limit, emit),
+           5: lambda: predict_folder(args, limit, emit)}  # fmt: skip
+    summary = []
+    for target in sorted(set(args.targets)):
+        start = time.perf_counter()
+        try:
+            result = run[target]()
+        except Exception as e:  # noqa: BLE001 - one target's failure (out of memory, ...) must not stop the others
+            traceback.print_exc()
+            emit({"target": target, "name": NAMES[target], "error": f"{type(e).__name__}: {e}"})
+            result = {"measured": None, "met": False, "error": f"{type(e).__name__}: {e}"}
+        summary.append({"target": target, "name": NAMES[target], **result,
+                        "wall_s": round(time.perf_counter() - start, 1)})  # fmt: skip
+        say(f"target {target} done in {summary[-1]['wall_s']} s: measured {result.get('measured')}")
+    emit({"kind": "summary", "targets": summary})
+    if args.out is not None:
+        from swinseg.files import atomic_write
+
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"), overwrite=args.overwrite)
+        say(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
