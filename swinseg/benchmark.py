@@ -15,7 +15,7 @@ maps images (B, 3, H, W) to logits):
 * FLOPs: :func:`count_flops` counts one forward pass with ``torch.utils.flop_counter.FlopCounterMode``, which
   counts 2 FLOPs per multiply-add of convolutions, matrix products and attention, and nothing for element-wise
   ops, norms, pooling or resizing. The pass runs on a copy of the model on the ``meta`` device (no compute).
-* parameters: all of them (``params_m``, millions), and those of the modules that run in an inference pass
+* parameters: all of them (``params_m``, millions), and those an inference pass reads
   (``inference_params_m``; a training-only auxiliary head is not among them).
 * scaling: :func:`scaling_curve` times batch-1 passes at several sizes; seconds per megapixel at each, and the
   exponent ``k`` of ``seconds ~ pixels**k`` fitted by least squares in log-log (:func:`fit_scaling_exponent`).
@@ -43,6 +43,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = [
@@ -291,21 +293,26 @@ def _meta_copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, memo)
 
 
+class _TensorsRead(TorchDispatchMode):
+    """Records the ids of every tensor that an operation reads while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[int] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        kwargs = kwargs or {}
+        self.ids.update(id(a) for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor))
+        return func(*args, **kwargs)
+
+
 def _profile(model: nn.Module, images: torch.Tensor) -> dict:
-    used: dict[int, int] = {}
-
-    def note_params(module: nn.Module, _inputs: object) -> None:
-        for p in module.parameters(recurse=False):
-            used[id(p)] = p.numel()
-
-    hooks = [m.register_forward_pre_hook(note_params) for m in model.modules()]
-    try:
-        with FlopCounterMode(display=False) as counter, torch.inference_mode():
-            model(images)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return {"flops": float(counter.get_total_flops()), "inference_params": sum(used.values())}
+    """FLOPs of one forward pass, and the parameters it reads (a parameter is the same Python object whatever
+    the module that uses it; a training-only auxiliary head reads none)."""
+    with FlopCounterMode(display=False) as counter, _TensorsRead() as reads, torch.inference_mode():
+        model(images)
+    used = sum(p.numel() for p in model.parameters() if id(p) in reads.ids)
+    return {"flops": float(counter.get_total_flops()), "inference_params": used}
 
 
 def profile_forward(model: nn.Module, size: Size, batch: int = 1) -> dict:

@@ -172,15 +172,18 @@ def test_cli_peers_have_the_same_architecture(peer_run):
     assert smp["inference_params_m"] == ours["inference_params_m"]
     # swinseg's auxiliary head is training-only: not among the parameters that run.
     assert ours["inference_params_m"] < ours["params_m"]
+    # The same work, except that swinseg's UPerNet bottleneck mixes the upsampled levels' channels on their
+    # coarse grids (swinseg.models.upsampled_conv): fewer FLOPs for the same logits.
     gflops = {r["impl"]: r["gflops"] for r in by_kind(records, "latency")}
-    assert gflops["huggingface"] == gflops["swinseg"] == gflops["smp"]
+    assert gflops["huggingface"] == gflops["smp"]
+    assert gflops["swinseg"] < gflops["smp"]  # by 1 % for this toy head of 16 channels, 42 % for Swin-T's 512
 
 
 def test_cli_comparisons_scaling_and_table(peer_run):
     _, records, table, _, tmp = peer_run
     comparisons = by_kind(records, "comparison")
     assert [r["vs"] for r in comparisons] == ["huggingface", "smp"]
-    assert all(r["speedup"] > 0 and r["gflops_ratio"] == pytest.approx(1.0) for r in comparisons)
+    assert all(r["speedup"] > 0 and r["gflops_ratio"] > 1 for r in comparisons)  # peer / swinseg: see above
     scaling = {r["impl"]: r for r in by_kind(records, "scaling")}
     assert set(scaling) == {"swinseg", "huggingface", "smp"}
     for r in scaling.values():
