@@ -17,7 +17,7 @@ to float rounding.
 
 Borders: bilinear resizing clamps at the edges, which equals replicate-padding the coarse maps by one pixel;
 the convolution zero-pads the fine map. The coarse formula therefore sees the fine map's own edge rows and
-columns on the ring around it where the convolution sees zeros; :func:`_border_correction` subtracts that.
+columns on the ring around it where the convolution sees zeros; :func:`_subtract_border_ring_` takes that out.
 """
 
 from __future__ import annotations
