@@ -5,6 +5,8 @@ The model maps normalised images (B, 3, h, w) to logits (B, K, h, w) at any size
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -67,14 +69,26 @@ def slide_inference(
     count = images.new_zeros((1, 1, h, w))
     with torch.inference_mode():
         for y1 in window_starts(h, crop_h, stride_h):
-            for x1 in window_starts(w, crop_w, stride_w):
-                y2, x2 = min(y1 + crop_h, h), min(x1 + crop_w, w)
-                crop_logits = _run(model, images[:, :, y1:y2, x1:x2])
-                if crop_logits.shape[1] != num_classes:
-                    raise ValueError(f"the model gives {crop_logits.shape[1]} classes, not num_classes={num_classes}")
+            y2 = min(y1 + crop_h, h)
+            for x1, x2, crop_logits in _row_of_windows(model, images, num_classes, (y1, y2), crop_w, stride_w):
                 logits[:, :, y1:y2, x1:x2] += crop_logits  # = mmseg's F.pad(crop) added to the whole map
                 count[:, :, y1:y2, x1:x2] += 1
     return logits / count
+
+
+def _row_of_windows(
+    model: nn.Module, images: Tensor, num_classes: int, rows: tuple[int, int], crop_w: int, stride_w: int
+) -> Iterator[tuple[int, int, Tensor]]:
+    """Logits of the windows covering image rows ``rows`` = (y1, y2), left to right: (x1, x2, (B, K, y2 - y1,
+    x2 - x1)) each."""
+    y1, y2 = rows
+    w = images.shape[3]
+    for x1 in window_starts(w, crop_w, stride_w):
+        x2 = min(x1 + crop_w, w)
+        crop_logits = _run(model, images[:, :, y1:y2, x1:x2])
+        if crop_logits.shape[1] != num_classes:
+            raise ValueError(f"the model gives {crop_logits.shape[1]} classes, not num_classes={num_classes}")
+        yield x1, x2, crop_logits
 
 
 def slide_labels(
@@ -104,11 +118,7 @@ def slide_labels(
     with torch.inference_mode():
         for i, top in enumerate(rows):
             bottom = min(top + crop_h, h)
-            for x1 in window_starts(w, crop_w, stride_w):
-                x2 = min(x1 + crop_w, w)
-                crop_logits = _run(model, images[:, :, top:bottom, x1:x2])
-                if crop_logits.shape[1] != num_classes:
-                    raise ValueError(f"the model gives {crop_logits.shape[1]} classes, not num_classes={num_classes}")
+            for x1, x2, crop_logits in _row_of_windows(model, images, num_classes, (top, bottom), crop_w, stride_w):
                 band[:, :, : bottom - top, x1:x2] += crop_logits
                 count[:, :, : bottom - top, x1:x2] += 1
             done = (rows[i + 1] if i + 1 < len(rows) else h) - top  # band rows that no later window reaches
