@@ -48,7 +48,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from swinseg.benchmark import MemoryProbe, count_flops, host_info, measure_latency
+from swinseg.benchmark import MemoryProbe, count_flops, finite_json, host_info, measure_latency
 from swinseg.benchmark_peers import PeerUnavailable, build_huggingface, build_smp, peer_versions
 from swinseg.data.classes import default_classes
 from swinseg.data.io import read_image
@@ -60,7 +60,7 @@ from swinseg.engine.train import build_loss, build_optimizer
 from swinseg.input_files import collect_inputs
 from swinseg.models.segmentor import build_model
 from swinseg.models.swin import swin_config
-from swinseg.predict import predict_images
+from swinseg.predict import plan_batches, predict_images
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {name: ROOT / f"configs/{name}_swin_t_ade20k_512.yaml" for name in ("upernet", "unet")}
@@ -90,17 +90,6 @@ def rate(gflop: float, seconds: float, limit: float) -> dict:
     """The fields every timing record carries: the work, its time, its rate and that rate over the matmul limit."""
     per_s = gflop / seconds
     return {"gflop": gflop, "seconds": seconds, "gflops_per_s": per_s, "fraction_of_limit": per_s / limit}
-
-
-def finite(value: object) -> object:
-    """NaN and infinities (a ratio of a failed measurement) -> None, at any depth, so every line is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
 
 
 def check(measured: float | None, op: str, goal: float) -> bool:
@@ -369,17 +358,6 @@ def scaling(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def same_size_batches(shapes: list[tuple], batch_size: int) -> list[list[int]]:
-    """Indices grouped by equal shape, ``batch_size`` at most, in order of first image (as predict_images plans)."""
-    batches, open_batches = [], {}
-    for index, shape in enumerate(shapes):
-        batch = open_batches.setdefault(shape, [])
-        batch.append(index)
-        if len(batch) == batch_size:
-            batches.append(open_batches.pop(shape))
-    return sorted(batches + list(open_batches.values()), key=lambda b: b[0])
-
-
 def predict_folder(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
     """Writes ``--images`` JPEGs of mixed sizes (synthetic scenes), then times: the model alone (forward passes
     under ``inference_mode`` on the pre-decoded, pre-resized tensors, in the batches predict_images plans), and
@@ -400,7 +378,7 @@ def predict_folder(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
         items = collect_inputs([str(folder)])
         transform = eval_transform(scale)
         tensors = [transform(image=read_image(path))["image"] for path, _ in items]
-        plan = same_size_batches([tuple(t.shape) for t in tensors], batch_size)
+        plan = plan_batches([tuple(t.shape[1:]) for t in tensors], batch_size, alone=lambda size: False)
         batches = [torch.stack([tensors[i] for i in b]) for b in plan]
         gflop = sum(count_flops(model, tuple(t.shape[1:])) for t in tensors) / 1e9
 
@@ -489,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
 
     def emit(record: dict) -> dict:
-        lines.append(json.dumps(finite(record), allow_nan=False, default=str))
+        lines.append(json.dumps(finite_json(record), allow_nan=False, default=str))
         print(lines[-1], flush=True)
         return record
 

@@ -52,6 +52,7 @@ __all__ = [
     "as_hw",
     "count_flops",
     "count_params",
+    "finite_json",
     "fit_scaling_exponent",
     "host_info",
     "markdown_table",
@@ -209,6 +210,17 @@ class MemoryProbe:
             fields["rss_start_mb"] = round(self.start_mb, 1)
             fields["rss_growth_mb"] = round(max(peak_mb - self.start_mb, 0.0), 1)
         return fields
+
+
+def finite_json(value: object) -> object:
+    """NaN and infinities (a ratio of a failed measurement) -> None, at any depth, so every line is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def model_memory_mb(record: dict) -> float | None:

@@ -77,6 +77,7 @@ __all__ = [
     "collect_inputs",
     "labels_from_scores",
     "output_paths",
+    "plan_batches",
     "predict_images",
 ]
 
@@ -132,7 +133,7 @@ def _as_list(samples: list[dict]) -> list[dict]:
     return samples
 
 
-def _plan_batches(
+def plan_batches(
     net_sizes: Sequence[tuple[int, int]], batch_size: int, alone: Callable[[tuple[int, int]], bool]
 ) -> list[list[int]]:
     """Batches of indices whose network input sizes are equal, at most ``batch_size`` each, in order of their
@@ -391,7 +392,7 @@ def predict_images(
             for (path, paths), size in zip(todo, sizes)
             if not isinstance(size, str)
         ]
-        batches = _plan_batches([net for *_, net in readable], batch_size, lambda s: tta or mode_for(s) == "slide")
+        batches = plan_batches([net for *_, net in readable], batch_size, lambda s: tta or mode_for(s) == "slide")
         batches = [batches[i] for i in shard(len(batches), info)]
         dataset = _ImageFiles(
             [p for p, *_ in readable],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import sys
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from swinseg.benchmark import (
     as_hw,
     count_params,
+    finite_json,
     host_info,
     markdown_table,
     measure_latency,
@@ -63,21 +63,10 @@ class RecordLog:
         self.records: list[dict] = []
 
     def emit(self, record: dict) -> dict:
-        record = _finite(record)
+        record = finite_json(record)
         self.records.append(record)
         tqdm.write(json.dumps(record, allow_nan=False), file=sys.stdout)
         return record
-
-
-def _finite(value: object) -> object:
-    """NaN / inf -> None, so that every line is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _first_line(error: BaseException) -> str:
