@@ -56,7 +56,8 @@ from swinseg.data.synth import render_scene
 from swinseg.data.transforms import eval_transform
 from swinseg.engine import inference
 from swinseg.engine.config import TrainConfig, load_train_config
-from swinseg.engine.train import build_loss, build_optimizer
+from swinseg.engine.losses import build_loss
+from swinseg.engine.train import build_optimizer
 from swinseg.input_files import collect_inputs
 from swinseg.models.segmentor import build_model
 from swinseg.models.swin import swin_config
@@ -208,6 +209,7 @@ def train_worker(job: dict) -> dict:
     cfg = load_config("upernet", job["quick"])
     torch.manual_seed(0)
     n, size, k, ignore = job["batch"], job["size"], cfg.model.num_classes, cfg.data.ignore_index
+    loss_flops = [0]  # emptied for the counted step
     images = torch.randn(n, 3, size, size)
     labels = torch.randint(0, k, (n, size, size))
     labels[torch.rand(n, size, size) < 0.05] = ignore
@@ -224,6 +226,11 @@ def train_worker(job: dict) -> dict:
 
         def loss_of() -> torch.Tensor:
             logits, aux = model(images)
+            if not loss_flops:  # the counted step: the loss's own FLOPs too (its resizes are matrix products)
+                with FlopCounterMode(display=False) as loss_counter:
+                    loss = loss_fn(logits, labels) + cfg.model.aux_loss_weight * loss_fn(aux, labels)
+                loss_flops.append(loss_counter.get_total_flops())
+                return loss
             return loss_fn(logits, labels) + cfg.model.aux_loss_weight * loss_fn(aux, labels)
 
     optimizer = build_optimizer(model, cfg.optim)  # swinseg's AdamW (no decay on norms, position tables) for both
@@ -245,10 +252,12 @@ def train_worker(job: dict) -> dict:
         seconds.append(time.perf_counter() - start)
     memory = probe.stop()
     # FLOPs last, outside the memory window: under FlopCounterMode a checkpointed step holds far more memory
+    loss_flops.clear()
     with FlopCounterMode(display=False) as counter:
         step()
     return {"warmup": job["warmup"], "runs": job["runs"], "seconds": statistics.median(seconds),
-            "all_seconds": seconds, "gflop": counter.get_total_flops() / 1e9, **memory}  # fmt: skip
+            "all_seconds": seconds, "gflop": counter.get_total_flops() / 1e9, "loss_gflop": sum(loss_flops) / 1e9,
+            **memory}  # fmt: skip
 
 
 def train_step(args: argparse.Namespace, limit: float, emit: Emit) -> dict:

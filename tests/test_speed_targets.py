@@ -84,9 +84,12 @@ def test_training_and_slide_memory_come_from_their_own_processes(quick_run):
     train = {r["impl"]: r for r in records if r.get("target") == 3 and "impl" in r}
     for r in train.values():
         assert r["memory"] == "process_peak_rss" and positive(r["rss_growth_mb"]) and r["runs"] == 1
-    # FLOPs (not time): recomputing the stages in the backward pass is more work; HF's model is the same model
+    # FLOPs (not time): recomputing the stages in the backward pass is more work; HF's model is the same model,
+    # and HF resizes the logits with an interpolation kernel where swinseg's loss multiplies by resize matrices
     assert train["swinseg_checkpointing"]["gflop"] > train["swinseg"]["gflop"]
-    assert train["huggingface"]["gflop"] == pytest.approx(train["swinseg"]["gflop"], rel=0.05)
+    assert train["huggingface"]["loss_gflop"] == 0 < train["swinseg"]["loss_gflop"]
+    model_gflop = train["swinseg"]["gflop"] - train["swinseg"]["loss_gflop"]
+    assert train["huggingface"]["gflop"] == pytest.approx(model_gflop, rel=0.05)
     slides = [r for r in records if r.get("target") == 4 and r.get("mode", "").startswith("slide")]
     assert slides and all(r["size"] == [128, 128] and r["windows"] == 9 for r in slides)
     assert all(r["labels_shape"] == [1, 128, 128] and positive(r["rss_growth_mb"]) for r in slides)

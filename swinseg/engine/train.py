@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -38,10 +37,11 @@ from swinseg.engine.config import OptimConfig, TrainConfig
 from swinseg.engine.distributed import DistInfo, StreamSampler, convert_sync_batchnorm, init_distributed
 from swinseg.engine.evaluate import evaluate
 from swinseg.engine.inference import default_stride
+from swinseg.engine.losses import build_loss
 from swinseg.models.segmentor import build_model
 from swinseg.weights.io import load_model, save_checkpoint
 
-__all__ = ["TrainingDiverged", "build_loss", "build_optimizer", "lr_factor", "train"]
+__all__ = ["TrainingDiverged", "build_optimizer", "lr_factor", "train"]
 
 NO_DECAY_KEYS = ("norm", "relative_position_bias_table", "absolute_pos_embed")
 
@@ -51,7 +51,7 @@ class TrainingDiverged(RuntimeError):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Recipe pieces: optimizer, schedule, loss
+# Recipe pieces: optimizer, schedule (the loss: swinseg.engine.losses)
 # ----------------------------------------------------------------------------------------------------------
 
 
@@ -77,37 +77,6 @@ def lr_factor(cfg: OptimConfig, max_iters: int) -> Callable[[int], float]:
         return (1 - min_factor) * (1 - progress) ** cfg.poly_power + min_factor
 
     return factor
-
-
-def build_loss(cfg: TrainConfig, ignore_index: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """(logits (B, K, H, W), labels (B, H, W)) -> the weighted sum of ``cfg.losses``.
-
-    Cross-entropy is averaged over all pixels, ignored ones counting as zero (mmseg's default
-    ``avg_non_ignore=False``), so every process's loss has the same denominator and DDP's gradient average
-    equals the single-process gradient of the global batch.
-    """
-    import segmentation_models_pytorch as smp
-
-    weight = torch.tensor(cfg.class_weights, dtype=torch.float32) if cfg.class_weights else None
-    smp_losses = {
-        "dice": lambda: smp.losses.DiceLoss("multiclass", ignore_index=ignore_index),
-        "focal": lambda: smp.losses.FocalLoss("multiclass", ignore_index=ignore_index),
-        "lovasz": lambda: smp.losses.LovaszLoss("multiclass", ignore_index=ignore_index),
-    }
-    terms = {name: smp_losses[name]() for name in cfg.losses if name != "ce"}
-
-    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        logits = logits.float()
-        total = logits.new_zeros(())
-        if "ce" in cfg.losses:
-            w = weight.to(logits.device) if weight is not None else None
-            ce = F.cross_entropy(logits, labels, weight=w, ignore_index=ignore_index, reduction="none")
-            total = total + cfg.losses["ce"] * ce.mean()
-        for name, term in terms.items():
-            total = total + cfg.losses[name] * term(logits, labels)
-        return total
-
-    return loss
 
 
 def _autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:

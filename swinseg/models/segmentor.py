@@ -80,7 +80,9 @@ def _batchnorm_statistics_kept(module: nn.Module) -> Iterator[None]:
 class Segmentor(nn.Module):
     """Normalised images (B, 3, H, W) -> logits (B, num_classes, H, W).
 
-    In training mode with an auxiliary head it returns ``(logits, aux_logits)``, both at the input size.
+    In training mode it returns the heads' logits at their own strides (UPerNet's at H/4, the auxiliary
+    head's at H/16), ``(logits, aux_logits)`` with an auxiliary head: like mmseg's decode heads, the loss
+    resizes them to the labels (:func:`swinseg.engine.losses.build_loss`), without holding the full-size maps.
     """
 
     def __init__(self, backbone: SwinTransformer, decode_head: nn.Module, auxiliary_head: nn.Module | None = None):
@@ -105,9 +107,11 @@ class Segmentor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
-        logits = resize(self._decode(features), x.shape[2:])
-        if self.training and self.auxiliary_head is not None:
-            return logits, resize(self.auxiliary_head(features), x.shape[2:])
+        logits = self._decode(features)
+        if not self.training:
+            return resize(logits, x.shape[2:])
+        if self.auxiliary_head is not None:
+            return logits, self.auxiliary_head(features)
         return logits
 
 

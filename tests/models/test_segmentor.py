@@ -28,12 +28,18 @@ def test_logits_at_input_size(decoder, size):
     assert torch.isfinite(logits).all()
 
 
-def test_training_returns_auxiliary_logits_and_backpropagates():
+def training_loss(logits: torch.Tensor, aux: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    up = lambda x: F.interpolate(x, size=target.shape[1:], mode="bilinear", align_corners=False)  # noqa: E731
+    return F.cross_entropy(up(logits), target) + 0.4 * F.cross_entropy(up(aux), target)
+
+
+def test_training_returns_both_heads_logits_at_their_strides_and_backpropagates():
     model = build_model(config("upernet", aux_args={"channels": 16})).train()
     logits, aux = model(torch.randn(2, 3, 64, 96))
-    assert logits.shape == aux.shape == (2, 5, 64, 96)
+    assert logits.shape == (2, 5, 16, 24)  # stride 4: the loss resizes (swinseg.engine.losses)
+    assert aux.shape == (2, 5, 4, 6)  # stride 16
     target = torch.randint(0, 5, (2, 64, 96))
-    loss = F.cross_entropy(logits, target) + 0.4 * F.cross_entropy(aux, target)
+    loss = training_loss(logits, aux, target)
     loss.backward()
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
     assert model.auxiliary_head.convs[0].conv.weight.grad.abs().sum() > 0
@@ -89,7 +95,7 @@ def test_checkpointed_training_step_gives_the_same_gradients_and_batchnorm_stati
         model.set_grad_checkpointing(enable)
         torch.manual_seed(1)
         logits, aux = model(x)
-        (F.cross_entropy(logits, labels) + 0.4 * F.cross_entropy(aux, labels)).backward()
+        training_loss(logits, aux, labels).backward()
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
         buffers = {n: b.clone() for n, b in model.named_buffers() if "running" in n or "num_batches" in n}
         results.append((grads, buffers))
