@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from swinseg.models.gelu_linear import gelu_linear
+
 __all__ = [
     "SWIN_VARIANTS",
     "SwinConfig",
@@ -204,14 +206,15 @@ class DropPath(nn.Module):
 
 
 class Mlp(nn.Module):
+    """fc2(GELU(fc1(x))); in training the GELU's output is recomputed in backward, not kept (gelu_linear)."""
+
     def __init__(self, dim: int, hidden_dim: int):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden_dim)
-        self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return gelu_linear(self.fc1(x), self.fc2.weight, self.fc2.bias)
 
 
 class WindowAttention(nn.Module):
