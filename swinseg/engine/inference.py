@@ -89,6 +89,15 @@ def _row_of_windows(
         if crop_logits.shape[1] != num_classes:
             raise ValueError(f"the model gives {crop_logits.shape[1]} classes, not num_classes={num_classes}")
         yield x1, x2, crop_logits
+        del crop_logits  # not held through the next window's forward pass
+
+
+def _coverage(size: int, crop: int, stride: int) -> Tensor:
+    """(size,) float32: how many sliding windows cover each position along one axis."""
+    cover = torch.zeros(size)
+    for start in window_starts(size, crop, stride):
+        cover[start : start + crop] += 1
+    return cover
 
 
 def slide_labels(
@@ -99,34 +108,49 @@ def slide_labels(
     stride: tuple[int, int] = (341, 341),
 ) -> Tensor:
     """``slide_inference(...).argmax(1)`` without holding the logits of the whole image: (B, 3, H, W) -> labels
-    (B, H, W), uint8 for up to 256 classes (int32 above).
+    (B, H, W), uint8 for up to 256 classes (int32 above). The same labels: the same sums in the same order.
 
-    Windows go row by row. The logits are summed in a band as tall as one window, which starts at the current
-    row of windows; once a row is done, the band rows above the next row's start are covered by no later
-    window, so they are averaged, turned into labels and dropped, and the band moves down. Memory is
-    ``B x K x crop_h x W`` floats, growing with the width only, instead of ``2 x B x K x H x W``.
+    Windows go row by row, left to right. A window's logits are summed into a ``tile`` one window in size that
+    starts at the window; once the window is done, the tile's columns left of the next window are complete
+    for this row of windows. Of those columns, the rows above the next row of windows are final (averaged by
+    the number of windows covering them, turned into labels), and the rows below it go to ``carry``, the sums
+    that the next row of windows continues. Memory: ``B x K`` times one crop plus the overlap of two rows of
+    windows times the width (``crop_h - stride_h`` rows), instead of ``2 x B x K x H x W`` floats.
     """
     (crop_h, crop_w), (stride_h, stride_w) = crop_size, stride
     if stride_h > crop_h or stride_w > crop_w:
         raise ValueError(f"stride {stride} larger than the crop {crop_size} leaves pixels that no window covers")
     b, _, h, w = images.shape
     labels = torch.empty((b, h, w), dtype=torch.uint8 if num_classes <= 256 else torch.int32, device=images.device)
-    rows = sorted(set(window_starts(h, crop_h, stride_h)))
-    band_h = min(crop_h, h)
-    band = images.new_zeros((b, num_classes, band_h, w))  # band row r is image row top + r
-    count = images.new_zeros((1, 1, band_h, w))
+    rows, columns = window_starts(h, crop_h, stride_h), window_starts(w, crop_w, stride_w)
+    next_rows, next_columns = rows[1:] + [h], columns[1:] + [w]
+    # a row of windows [top, bottom) finalises image rows [top, next top) and carries rows [next top, bottom)
+    overlap = max(min(top + crop_h, h) - next_top for top, next_top in zip(rows, next_rows))
+    carry = images.new_zeros((b, num_classes, overlap, w))  # carry row r: image row (current top) + r
+    cover_y, cover_x = _coverage(h, crop_h, stride_h).to(images), _coverage(w, crop_w, stride_w).to(images)
+    carried = 0  # rows of `carry` that hold sums (0 before the first row of windows)
     with torch.inference_mode():
-        for i, top in enumerate(rows):
+        for top, next_top in zip(rows, next_rows):
             bottom = min(top + crop_h, h)
+            done = next_top - top
+            tile = images.new_zeros((b, num_classes, bottom - top, min(crop_w, w)))  # tile column c: x1 + c
+            entered = 0  # image columns [0, entered) have been in the tile
+            following = iter(next_columns)  # (not zip: it would keep the last window's logits alive)
             for x1, x2, crop_logits in _row_of_windows(model, images, num_classes, (top, bottom), crop_w, stride_w):
-                band[:, :, : bottom - top, x1:x2] += crop_logits
-                count[:, :, : bottom - top, x1:x2] += 1
-            done = (rows[i + 1] if i + 1 < len(rows) else h) - top  # band rows that no later window reaches
-            labels[:, top : top + done] = (band[:, :, :done] / count[:, :, :done]).argmax(1).to(labels.dtype)
-            # move the band down by `done` rows: keep the overlap with the next row of windows, zero the rest
-            for buffer in (band, count):
-                overlap = buffer[:, :, done:].clone()
-                buffer.zero_()[:, :, : band_h - done] = overlap
+                next_x1 = next(following)
+                tile[:, :, :carried, entered - x1 : x2 - x1] += carry[:, :, :carried, entered:x2]
+                entered = x2
+                tile[:, :, :, : x2 - x1] += crop_logits
+                width = min(next_x1, x2) - x1  # tile columns that no later window in this row reaches
+                count = cover_y[top:next_top, None] * cover_x[x1 : x1 + width]  # windows over each pixel
+                final = (tile[:, :, :done, :width] / count).argmax(1)
+                labels[:, top:next_top, x1 : x1 + width] = final.to(labels.dtype)
+                carry[:, :, : bottom - next_top, x1 : x1 + width] = tile[:, :, done:, :width]
+                # move the tile right to the next window: keep its overlap with it, zero the rest
+                kept = tile[:, :, :, width:].clone()
+                tile.zero_()[:, :, :, : kept.shape[3]] = kept
+                del crop_logits, final, kept  # none of them held through the next window's forward pass
+            carried = bottom - next_top
     return labels
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from swinseg.engine.inference import (
     predict_logits,
@@ -116,13 +117,39 @@ def test_slide_equals_whole_for_a_per_pixel_model_and_windows_cover_the_border()
 
 
 @pytest.mark.parametrize("size,crop,stride", [((100, 130), (64, 64), (40, 40)), ((50, 60), (64, 64), (40, 40)),
-                                               ((150, 70), (48, 64), (48, 32)), ((97, 64), (64, 64), (16, 64))])
+                                               ((150, 70), (48, 64), (48, 32)), ((97, 64), (64, 64), (16, 64)),
+                                               ((70, 230), (32, 48), (20, 17)), ((33, 200), (32, 32), (32, 32))])
 def test_slide_labels_equal_the_argmax_of_slide_inference(toy_model, size, crop, stride):
     x = torch.randn(2, 3, *size)
     labels = slide_labels(toy_model, x, K, crop_size=crop, stride=stride)
     expected = slide_inference(toy_model, x, K, crop_size=crop, stride=stride).argmax(1)
     assert labels.dtype == torch.uint8 and labels.shape == (2, *size)
     assert torch.equal(labels.long(), expected)
+
+
+class LargestTensor(TorchDispatchMode):
+    """Records the largest number of elements of a floating-point tensor that an op allocates (not a view)."""
+
+    largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in [] if func.is_view else out if isinstance(out, (tuple, list)) else [out]:
+            if isinstance(t, torch.Tensor) and t.is_floating_point():
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+def test_slide_labels_hold_one_crop_and_the_overlap_of_two_rows_of_windows():
+    model = PixelModel().eval()
+    x = torch.randn(1, 3, 112, 1000)
+    crop, stride = (48, 48), (32, 32)  # rows of windows at 0, 32, 64: 16 rows overlap
+    with LargestTensor() as tracked:
+        labels = slide_labels(model, x, K, crop_size=crop, stride=stride)
+    assert torch.equal(labels.long(), slide_inference(model, x, K, crop_size=crop, stride=stride).argmax(1))
+    # the sums carried to the next row of windows, K x 16 x 1000; a band as tall as a window would be
+    # K x 48 x 1000, the whole image's logits K x 112 x 1000
+    assert tracked.largest == K * 16 * 1000
 
 
 def test_slide_labels_reject_a_stride_larger_than_the_crop(toy_model):
