@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from swinseg.models.uper_head import interpolation_matrix
+
 __all__ = [
     "TTA_SCALES",
     "default_stride",
@@ -21,6 +23,10 @@ __all__ = [
     "whole_inference",
     "window_starts",
 ]
+
+
+# Values resized at a time where a whole map need not be held: ~8 MB of float32, about what stays in cache.
+SLAB_ELEMENTS = 1 << 21
 
 
 def _run(model: nn.Module, images: Tensor) -> Tensor:
@@ -164,17 +170,21 @@ def _bilinear_sources(size: int, out: int, device: torch.device) -> tuple[Tensor
     return first, second, src - first
 
 
-def _resized_argmax_by_class_chunks(scores: Tensor, out_size: tuple[int, int], max_elements: int) -> Tensor:
-    """Resize a few classes at a time, keeping a running maximum (the first class on ties, as argmax)."""
-    step = max(1, max_elements // (out_size[0] * out_size[1]))
-    best = labels = None
-    for k0 in range(0, scores.shape[0], step):
-        value, index = _resize(scores[None, k0 : k0 + step], out_size)[0].max(0)
-        if best is None:
-            best, labels = value, index
-        else:
-            better = value > best
-            best, labels = torch.where(better, value, best), torch.where(better, index + k0, labels)
+def _resized_argmax_by_row_slabs(scores: Tensor, out_size: tuple[int, int], max_elements: int) -> Tensor:
+    """The argmax of the resized scores, a slab of output rows at a time (all classes of a slab in cache):
+    the rows are interpolated with their rows of :func:`interpolation_matrix` (a slab reads only the few
+    source rows they touch), then the columns with ``F.interpolate`` (which keeps the rows as they are)."""
+    k, h, w = scores.shape
+    H, W = out_size
+    ry = interpolation_matrix(h, H, scores.dtype, scores.device)  # (H, h)
+    per_slab = max(1, min(max_elements, SLAB_ELEMENTS) // (k * W))
+    labels = torch.empty((H, W), dtype=torch.long, device=scores.device)
+    for top in range(0, H, per_slab):
+        bottom = min(top + per_slab, H)
+        used = ry[top:bottom].any(dim=0).nonzero()  # the source rows these output rows read
+        lo, hi = int(used[0]), int(used[-1]) + 1
+        rows = ry[top:bottom, lo:hi] @ scores[:, lo:hi]  # (K, bottom - top, w)
+        labels[top:bottom] = _resize(rows[None], (bottom - top, W))[0].max(0).indices
     return labels
 
 
@@ -198,8 +208,8 @@ def resized_argmax(scores: Tensor, out_size: tuple[int, int], max_elements: int 
     rows, cols = ((corners[0] != corners[1]) | (corners[0] != corners[2]) | (corners[0] != corners[3])).nonzero(
         as_tuple=True
     )
-    if rows.numel() > H * W // 4:  # mostly boundaries (noise): resizing whole maps is cheaper than gathering
-        return _resized_argmax_by_class_chunks(scores, out_size, max_elements)
+    if rows.numel() > H * W // 4:  # mostly boundaries (noise): resizing all is cheaper than gathering
+        return _resized_argmax_by_row_slabs(scores, out_size, max_elements)
     step = max(1, max_elements // (4 * scores.shape[0]))
     for start in range(0, rows.numel(), step):
         r, c = rows[start : start + step], cols[start : start + step]

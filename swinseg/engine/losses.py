@@ -15,20 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from swinseg.engine.config import TrainConfig
-from swinseg.models.uper_head import resize
+from swinseg.models.uper_head import interpolation_matrix, resize
 
 __all__ = ["build_loss", "upsampled_cross_entropy"]
 
 # Upsampled values per slab (batch x classes x rows x width): ~8 MB of float32, about what stays in cache.
 SLAB_ELEMENTS = 1 << 21
-
-
-def interpolation_matrix(src: int, dst: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """(dst, src): row ``j`` holds the weights with which :func:`resize` (bilinear, align_corners=False) makes
-    output ``j`` from the ``src`` inputs along one axis; two of them are non-zero. Taken from ``F.interpolate``
-    itself (resizing an identity matrix along one axis), so the two cannot disagree."""
-    eye = torch.eye(src, dtype=dtype, device=device)[None, None]  # (1, 1, src, src)
-    return F.interpolate(eye, size=(src, dst), mode="bilinear", align_corners=False)[0, 0].T
 
 
 class _UpsampledCrossEntropy(torch.autograd.Function):

@@ -21,7 +21,7 @@ from torch import nn
 
 from swinseg.models.upsampled_conv import add_upsampled_conv3x3_, integer_factors
 
-__all__ = ["ConvModule", "FCNHead", "UPerHead", "resize"]
+__all__ = ["ConvModule", "FCNHead", "UPerHead", "interpolation_matrix", "resize"]
 
 
 def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -31,6 +31,16 @@ def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     if tuple(x.shape[2:]) == tuple(size) and not torch.jit.is_tracing():
         return x
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def interpolation_matrix(
+    src: int, dst: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """(dst, src): row ``j`` holds the weights with which :func:`resize` (bilinear, align_corners=False) makes
+    output ``j`` from the ``src`` inputs along one axis; two of them are non-zero. Taken from ``F.interpolate``
+    itself (resizing an identity matrix along one axis), so the two cannot disagree."""
+    eye = torch.eye(src, dtype=dtype, device=device)[None, None]  # (1, 1, src, src)
+    return F.interpolate(eye, size=(src, dst), mode="bilinear", align_corners=False)[0, 0].T
 
 
 class ConvModule(nn.Module):

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 import swinseg.engine.losses as losses
 from swinseg.engine.config import TrainConfig
-from swinseg.engine.losses import build_loss, interpolation_matrix, upsampled_cross_entropy
+from swinseg.engine.losses import build_loss, upsampled_cross_entropy
+from swinseg.models.uper_head import interpolation_matrix
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
 
