@@ -67,6 +67,7 @@ from swinseg.engine.inference import (
     whole_inference,
 )
 from swinseg.files import atomic_write
+from swinseg.models.segmentor import Segmentor
 from swinseg.visualize import confidence_image, overlay
 
 __all__ = [
@@ -442,6 +443,11 @@ def predict_images(
                     # labels straight from the windows, never the whole image's logits (memory: see slide_labels)
                     results = [(labels.cpu().numpy(), None, None)
                                for labels in slide_labels(model, images, len(classes), crop_size, stride)]
+                elif how == "whole" and labels_only and isinstance(model, Segmentor):
+                    # labels from the head's stride-4 logits: its resize to the input and the one to the image's
+                    # size composed, a few rows at a time (see resized_argmax's `via`)
+                    results = [(resized_argmax(scores.float(), s["size"], via=images.shape[2:]).to(torch.uint8)
+                                .cpu().numpy(), None, None) for s, scores in zip(group, model.head_logits(images))]
                 else:
                     if tta:
                         outputs = [

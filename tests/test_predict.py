@@ -28,6 +28,7 @@ from swinseg.data.io import read_image
 from swinseg.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
 from swinseg.engine.config import TrainConfig
 from swinseg.engine.inference import predict_logits
+from swinseg.models.segmentor import Segmentor
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
 from swinseg.predict import TTA_SCALES, collect_inputs, labels_from_scores
@@ -249,6 +250,23 @@ def test_labels_equal_predict_logits_at_the_original_size(workspace, first_run):
             assert over.mode == "RGB" and over.size == (w, h)
     assert len(seen_labels) >= 3  # the randomised model does not paint everything one class
     assert not (out / "photos/.hidden.png").exists() and not (out / "extra/notes.png").exists()
+
+
+def test_labels_alone_come_from_the_head_logits_through_both_resizes(workspace, tmp_path, monkeypatch):
+    """Without --probs / --confidence, whole-mode labels come from the decode head's stride-4 logits, its resize
+    to the input and the resize to the image's size composed (resized_argmax's `via`): the same labels."""
+    calls = []
+    head_logits = Segmentor.head_logits
+    monkeypatch.setattr(Segmentor, "head_logits", lambda self, x: calls.append(tuple(x.shape)) or head_logits(self, x))
+    out = tmp_path / "labels"
+    with _one_thread():
+        assert main(["predict", str(workspace / "model.safetensors"), *_inputs(workspace), "--out", str(out),
+                     "--no-progress"]) == 0  # fmt: skip
+    assert (2, 3, 128, 165) in calls and (2, 3, 128, 171) in calls and len(calls) == 4  # not the panorama
+    model = load_model(workspace / "model.safetensors").eval()
+    for name in IMAGES:
+        labels = np.asarray(Image.open(out / f"{STEMS[name]}.png"))
+        _assert_argmax(labels, _reference_logits(model, workspace / name), name)
 
 
 def test_tta_and_native_resolution_match_predict_logits(workspace, tmp_path, capsys):

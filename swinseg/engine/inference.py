@@ -170,33 +170,48 @@ def _bilinear_sources(size: int, out: int, device: torch.device) -> tuple[Tensor
     return first, second, src - first
 
 
-def _resized_argmax_by_row_slabs(scores: Tensor, out_size: tuple[int, int], max_elements: int) -> Tensor:
-    """The argmax of the resized scores, a slab of output rows at a time (all classes of a slab in cache):
-    the rows are interpolated with their rows of :func:`interpolation_matrix` (a slab reads only the few
-    source rows they touch), then the columns with ``F.interpolate`` (which keeps the rows as they are)."""
+def _resized_argmax_by_row_slabs(
+    scores: Tensor, out_size: tuple[int, int], max_elements: int, via: tuple[int, int] | None = None
+) -> Tensor:
+    """The argmax of the resized scores (resized to ``via`` first, then to ``out_size``, when ``via`` is
+    given), a slab of output rows at a time with all classes of a slab in cache: the rows are interpolated
+    with their rows of :func:`interpolation_matrix` (both resizes composed; a slab reads only the few source
+    rows they touch), then the columns with ``F.interpolate`` (which keeps the rows as they are)."""
     k, h, w = scores.shape
     H, W = out_size
-    ry = interpolation_matrix(h, H, scores.dtype, scores.device)  # (H, h)
-    per_slab = max(1, min(max_elements, SLAB_ELEMENTS) // (k * W))
+    via_h, via_w = via if via is not None else (H, W)
+    ry = interpolation_matrix(via_h, H, scores.dtype, scores.device) @ interpolation_matrix(
+        h, via_h, scores.dtype, scores.device
+    )  # (H, h); the first is the identity when via_h == H
+    per_slab = max(1, min(max_elements, SLAB_ELEMENTS) // (k * max(W, via_w)))
     labels = torch.empty((H, W), dtype=torch.long, device=scores.device)
     for top in range(0, H, per_slab):
         bottom = min(top + per_slab, H)
         used = ry[top:bottom].any(dim=0).nonzero()  # the source rows these output rows read
         lo, hi = int(used[0]), int(used[-1]) + 1
         rows = ry[top:bottom, lo:hi] @ scores[:, lo:hi]  # (K, bottom - top, w)
-        labels[top:bottom] = _resize(rows[None], (bottom - top, W))[0].max(0).indices
+        rows = _resize(_resize(rows[None], (bottom - top, via_w)), (bottom - top, W))
+        labels[top:bottom] = rows[0].max(0).indices
     return labels
 
 
-def resized_argmax(scores: Tensor, out_size: tuple[int, int], max_elements: int = 1 << 24) -> Tensor:
+def resized_argmax(
+    scores: Tensor, out_size: tuple[int, int], max_elements: int = 1 << 24, via: tuple[int, int] | None = None
+) -> Tensor:
     """``F.interpolate(scores[None], out_size, mode="bilinear").argmax(1)[0]`` for scores (K, h, w) -> labels
     (H, W), without resizing all K maps.
+
+    With ``via`` = (h', w'), the scores are resized to ``via`` first, as a segmentor's head logits are resized
+    to its input before the resize to the image's size (both resizes composed, a slab of rows at a time,
+    without holding either resized map: :func:`_resized_argmax_by_row_slabs`).
 
     A resized pixel is a weighted mean (weights >= 0) of four source pixels; where those four share their top
     class, that class is also the top class of the mean (rounding is monotone), so it is taken as it is. Only
     pixels whose sources disagree (along class boundaries) are interpolated, ``max_elements`` values at a time.
     Equal to the full computation except where two classes tie within float rounding.
     """
+    if via is not None and tuple(via) != tuple(scores.shape[1:]):
+        return _resized_argmax_by_row_slabs(scores, out_size, max_elements, tuple(via))
     coarse = scores.max(0).indices  # (h, w), the first on ties like argmax, and 2-3x faster over dim 0 on CPUs
     (h, w), (H, W) = scores.shape[1:], out_size
     if (h, w) == (H, W):

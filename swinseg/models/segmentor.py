@@ -105,6 +105,11 @@ class Segmentor(nn.Module):
         contexts = lambda: (nullcontext(), _batchnorm_statistics_kept(self.decode_head))  # noqa: E731
         return checkpoint(self.decode_head, features, use_reentrant=False, context_fn=contexts)
 
+    def head_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The decode head's logits at its own stride (B, num_classes, H/4, W/4 for UPerNet): what ``forward``
+        resizes to the input size in eval mode."""
+        return self._decode(self.backbone(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
         logits = self._decode(features)

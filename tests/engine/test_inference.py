@@ -172,6 +172,18 @@ def test_resized_argmax_equals_the_argmax_of_the_resized_scores(out_size, smooth
     assert differ.float().mean() < 1e-3
 
 
+@pytest.mark.parametrize("via, out_size", [((48, 64), (60, 80)), ((48, 64), (48, 64)), ((45, 70), (37, 101))])
+def test_resized_argmax_via_an_intermediate_size_equals_both_resizes(via, out_size):
+    torch.manual_seed(0)
+    scores = torch.randn(7, 12, 16)  # a head's logits at stride 4; `via` the network input, out_size the image
+    twice = F.interpolate(F.interpolate(scores[None], size=via, mode="bilinear"), size=out_size, mode="bilinear")[0]
+    labels = resized_argmax(scores, out_size, via=via, max_elements=7 * 3 * 101)  # a few rows at a time
+    top2 = twice.topk(2, dim=0).values
+    differ = labels != twice.argmax(0)
+    assert labels.shape == out_size and not (differ & (top2[0] - top2[1] > 1e-5)).any()
+    assert differ.float().mean() < 1e-3
+
+
 def test_single_view_returns_resized_logits(toy_model):
     x = torch.randn(1, 3, 64, 80)
     with torch.no_grad():
