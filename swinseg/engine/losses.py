@@ -67,7 +67,9 @@ def upsampled_cross_entropy(
     logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
 ) -> torch.Tensor:
     """``F.cross_entropy(resize(logits, labels.shape[1:]), labels, weight, ignore_index, reduction="sum")``:
-    logits (B, K, h, w), labels (B, H, W); the bilinear resize is mmsegmentation's (align_corners=False). The upsampled map is never held whole."""
+    logits (B, K, h, w), labels (B, H, W); the bilinear resize is mmsegmentation's (align_corners=False). The
+    upsampled map is never held whole; the value and the gradient agree with the direct computation to float
+    rounding."""
     return _UpsampledCrossEntropy.apply(logits, labels, weight, ignore_index)
 
 
