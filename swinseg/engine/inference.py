@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from swinseg.models.uper_head import interpolation_matrix
+from swinseg.models.uper_head import interpolation_matrix, rows_read
 
 __all__ = [
     "TTA_SCALES",
@@ -187,8 +187,7 @@ def _resized_argmax_by_row_slabs(
     labels = torch.empty((H, W), dtype=torch.long, device=scores.device)
     for top in range(0, H, per_slab):
         bottom = min(top + per_slab, H)
-        used = ry[top:bottom].any(dim=0).nonzero()  # the source rows these output rows read
-        lo, hi = int(used[0]), int(used[-1]) + 1
+        lo, hi = rows_read(ry[top:bottom])  # the source rows these output rows read
         rows = ry[top:bottom, lo:hi] @ scores[:, lo:hi]  # (K, bottom - top, w)
         rows = _resize(_resize(rows[None], (bottom - top, via_w)), (bottom - top, W))
         labels[top:bottom] = rows[0].max(0).indices

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from swinseg.engine.config import TrainConfig
-from swinseg.models.uper_head import interpolation_matrix, resize
+from swinseg.models.uper_head import interpolation_matrix, resize, rows_read
 
 __all__ = ["build_loss", "upsampled_cross_entropy"]
 
@@ -43,8 +43,7 @@ class _UpsampledCrossEntropy(torch.autograd.Function):
         grad = torch.zeros_like(logits) if want_grad else None
         for top in range(0, height, rows_per_slab):
             bottom = min(top + rows_per_slab, height)
-            used = ry[top:bottom].any(dim=0).nonzero()  # the logit rows these output rows read
-            lo, hi = int(used[0]), int(used[-1]) + 1
+            lo, hi = rows_read(ry[top:bottom])  # the logit rows these output rows read
             with torch.enable_grad():
                 piece = logits[:, :, lo:hi].detach().requires_grad_(want_grad)  # (B, K, hi - lo, w)
                 up = ry[top:bottom, lo:hi] @ (piece @ rx_t)  # (B, K, bottom - top, W)

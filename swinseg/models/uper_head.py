@@ -21,7 +21,7 @@ from torch import nn
 
 from swinseg.models.upsampled_conv import add_upsampled_conv3x3_, integer_factors
 
-__all__ = ["ConvModule", "FCNHead", "UPerHead", "interpolation_matrix", "resize"]
+__all__ = ["ConvModule", "FCNHead", "UPerHead", "interpolation_matrix", "resize", "rows_read"]
 
 
 def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -41,6 +41,12 @@ def interpolation_matrix(
     itself (resizing an identity matrix along one axis), so the two cannot disagree."""
     eye = torch.eye(src, dtype=dtype, device=device)[None, None]  # (1, 1, src, src)
     return F.interpolate(eye, size=(src, dst), mode="bilinear", align_corners=False)[0, 0].T
+
+
+def rows_read(weights: torch.Tensor) -> tuple[int, int]:
+    """``(lo, hi)``: the source positions ``[lo, hi)`` that some rows of an :func:`interpolation_matrix` read."""
+    used = weights.any(dim=0).nonzero()
+    return int(used[0]), int(used[-1]) + 1
 
 
 class ConvModule(nn.Module):
