@@ -23,9 +23,9 @@ import torch
 from swinseg.data.config import DataConfig
 from swinseg.data.datasets import ade20k_dataset
 from swinseg.data.synth import generate_ade20k
-from swinseg.engine.config import OptimConfig, TrainConfig
-from swinseg.engine.train import train
-from swinseg.metrics import ConfusionMatrix, compute_metrics
+from swinseg.training.config import OptimConfig, TrainConfig
+from swinseg.training.loop import train
+from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import SwinConfig
 

@@ -48,20 +48,23 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from swinseg.benchmark import MemoryProbe, count_flops, finite_json, host_info, measure_latency
-from swinseg.benchmark_peers import PeerUnavailable, build_huggingface, build_smp, peer_versions
+from swinseg.benchmark.measure import MemoryProbe, count_flops, host_info, measure_latency
+from swinseg.core.json_values import finite_json
+from swinseg.benchmark.peers import PeerUnavailable, build_huggingface, build_smp, peer_versions
 from swinseg.data.classes import default_classes
 from swinseg.data.io import read_image
 from swinseg.data.synth import render_scene
 from swinseg.data.transforms import eval_transform
-from swinseg.engine import inference
-from swinseg.engine.config import TrainConfig, load_train_config
-from swinseg.engine.losses import build_loss
-from swinseg.engine.train import build_optimizer
-from swinseg.input_files import collect_inputs
+from swinseg import inference
+from swinseg.training.config import TrainConfig, load_train_config
+from swinseg.training.losses import build_loss
+from swinseg.training.optim import build_optimizer
+from swinseg.predict.inputs import collect_inputs
 from swinseg.models.segmentor import build_model
 from swinseg.models.swin import swin_config
-from swinseg.predict import plan_batches, predict_images
+from swinseg.predict.plan import plan_batches
+from swinseg.predict.run import predict_images
+from swinseg.models.inference_config import InferenceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {name: ROOT / f"configs/{name}_swin_t_ade20k_512.yaml" for name in ("upernet", "unet")}
@@ -398,7 +401,7 @@ def predict_folder(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
 
         def predict() -> None:
             summary = predict_images(model, items, Path(tmp) / "out", default_classes(cfg.model.num_classes),
-                                     scale=scale, mode="whole", crop_size=tuple(cfg.data.crop_size),
+                                     InferenceConfig("whole", tuple(cfg.data.crop_size)), scale=scale,
                                      batch_size=batch_size, num_workers=2, overwrite=True, progress=False)  # fmt: skip
             if summary.written != n or summary.failed:
                 raise RuntimeError(f"predict_images: {summary.line()} {summary.failed}")
@@ -503,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"target {target} done in {summary[-1]['wall_s']} s: measured {result.get('measured')}")
     emit({"kind": "summary", "targets": summary})
     if args.out is not None:
-        from swinseg.files import atomic_write
+        from swinseg.core.atomic_write import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"), overwrite=args.overwrite)
         say(f"wrote {args.out}")

@@ -1,7 +1,7 @@
 """``swinseg demo``: the whole pipeline on built-in data, on a CPU, in minutes.
 
 1. write the synthetic ADE20K-layout dataset (:mod:`swinseg.data.synth`)      -> WORK/data
-2. train a small Swin + UPerNet on it (:func:`swinseg.engine.train.train`)   -> WORK/run
+2. train a small Swin + UPerNet on it (:func:`swinseg.training.loop.train`) -> WORK/run
 3. evaluate the best checkpoint on the validation split                      -> WORK/report/metrics.json
 4. segment the validation images as a folder (:mod:`swinseg.predict`)        -> WORK/predictions
 5. write a report with pictures (:mod:`swinseg.report`)                      -> WORK/report/report.md
@@ -22,12 +22,15 @@ import numpy as np
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.io import read_image, read_mask
 from swinseg.data.synth import generate_ade20k
-from swinseg.engine.config import OptimConfig, TrainConfig
-from swinseg.engine.evaluate import evaluate
-from swinseg.engine.train import train
-from swinseg.files import atomic_write
+from swinseg.training.config import OptimConfig, TrainConfig
+from swinseg.evaluation.evaluate import evaluate
+from swinseg.training.loop import train
+from swinseg.benchmark.measure import count_params
+from swinseg.checkpoints.loading import load_checkpoint
+from swinseg.core.atomic_write import atomic_write
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import SwinConfig
+from swinseg.predict import collect_inputs, predict_images
 from swinseg.report import Sample, write_report
 
 __all__ = ["demo_config", "run_demo"]
@@ -52,9 +55,6 @@ def demo_config(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 2
 def run_demo(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240, num_train: int = NUM_TRAIN,
              num_val: int = NUM_VAL, progress: bool = True) -> Path:  # fmt: skip
     """Run the five steps (module docstring) in ``work_dir``; returns the path of the report."""
-    from swinseg.cli.common import load_for_inference  # the CLI's loader: a checkpoint -> model + recipe + classes
-    from swinseg.predict import collect_inputs, predict_images
-
     work_dir = Path(work_dir)
     start = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
@@ -70,9 +70,9 @@ def run_demo(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240,
     train_seconds = time.perf_counter() - t_train
 
     say("[3/5] evaluating the best checkpoint on the validation split")
-    setup = load_for_inference(Path(cfg.work_dir) / "best.safetensors", device="cpu")
+    loaded = load_checkpoint(Path(cfg.work_dir) / "best.safetensors", device="cpu")
     val_set = build_dataset(cfg.data, train=False, progress=False)
-    results = evaluate(setup.model, val_set, progress=progress)
+    results = evaluate(loaded.model, val_set, loaded.inference, progress=progress)
     report_dir = work_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(report_dir / "metrics.json", lambda t: Path(t).write_text(json.dumps(results, indent=1)), True)
@@ -80,12 +80,12 @@ def run_demo(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240,
     say(f"[4/5] segmenting the folder {Path(cfg.data.root) / 'images' / 'validation'}")
     pred_dir = work_dir / "predictions"
     summary = predict_images(
-        setup.model,
+        loaded.model,
         collect_inputs([str(Path(cfg.data.root) / "images" / "validation")]),
         pred_dir,
-        setup.classes,
-        scale=setup.data.scale,
-        crop_size=setup.data.crop_size,
+        loaded.classes,
+        loaded.inference.with_overrides(mode="auto"),
+        scale=loaded.data.scale,
         overlay=True,
         overwrite=True,
         progress=progress,
@@ -100,7 +100,7 @@ def run_demo(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240,
         samples.append(Sample(Path(image_path).name, read_image(image_path), target, prediction))
     majority = _majority_class_miou(val_set)
     details = [
-        f"model: Swin C=32 depths 2-2-2-2 + UPerNet ({_params(setup.model):.2f} M parameters), trained {max_iters} "
+        f"model: Swin C=32 depths 2-2-2-2 + UPerNet ({count_params(loaded.model) / 1e6:.2f} M parameters), trained {max_iters} "
         f"iterations x {cfg.data.batch_size} crops of 128x128 in {train_seconds / 60:.1f} min on the CPU "
         "(0 min when the training had already finished)",
         f"data: synthetic ADE20K-layout scenes (20 of ADE20K's 150 classes), {num_train} for training, "
@@ -111,13 +111,9 @@ def run_demo(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240,
         f"checkpoint: `{Path(cfg.work_dir) / 'best.safetensors'}` (try `swinseg predict` / `swinseg eval` on it)",
         f"total time of this demo run: {(time.perf_counter() - start) / 60:.1f} min",
     ]
-    path = write_report(report_dir, results, samples, setup.classes, "swinseg demo report", details)
+    path = write_report(report_dir, results, samples, loaded.classes, "swinseg demo report", details)
     say(f"mIoU {results['mIoU']:.2f} (commonest-class baseline {majority:.2f}), aAcc {results['aAcc']:.2f}")
     return path
-
-
-def _params(model) -> float:
-    return sum(p.numel() for p in model.parameters()) / 1e6
 
 
 def _majority_class_miou(dataset) -> float:

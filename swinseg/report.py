@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from swinseg.data.classes import ClassInfo
-from swinseg.files import atomic_write
-from swinseg.metrics import results_to_markdown
+from swinseg.core.atomic_write import atomic_write
+from swinseg.evaluation.metrics import results_to_markdown
 from swinseg.visualize import colorize, comparison_grid, error_map, iou_bar_chart, legend
 
 __all__ = ["Sample", "write_report"]

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from swinseg.data.classes import ClassInfo
-from swinseg.files import atomic_write
+from swinseg.core.atomic_write import atomic_write
 
 __all__ = ["colorize", "comparison_grid", "confidence_image", "error_map", "iou_bar_chart", "legend", "overlay"]
 

@@ -13,12 +13,18 @@ import pytest
 import torch
 from torch import nn
 
-from swinseg.benchmark import count_flops, fit_scaling_exponent, measure_latency, profile_forward, scaling_summary
-from swinseg.benchmark_peers import PeerUnavailable, build_peer
+from swinseg.benchmark.measure import (
+    count_flops,
+    fit_scaling_exponent,
+    measure_latency,
+    profile_forward,
+    scaling_summary,
+)
+from swinseg.benchmark.peers import PeerUnavailable, build_peer
 from swinseg.cli import main
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.weights.io import save_checkpoint
+from swinseg.checkpoints.saving import save_checkpoint
 
 # swin_toy (C=16, depths 2-2-2-2, heads 1-2-2-4), window 7, UPerNet with 16 channels, an auxiliary head, 5 classes
 TINY_YAML = """

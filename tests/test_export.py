@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import swinseg.export
+import swinseg.export.onnx
 from swinseg.cli import main
-from swinseg.export import check_onnx, export_onnx, external_data_path
+from swinseg.export.onnx import check_onnx, export_onnx, external_data_path
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.weights.io import save_checkpoint
+from swinseg.checkpoints.saving import save_checkpoint
 from tests.conftest import randomize_
 
 onnx = pytest.importorskip("onnx")
@@ -126,7 +126,7 @@ def test_adaptive_pooling_with_symbolic_size(in_size, tmp_path):
             return torch.cat([F.adaptive_avg_pool2d(x, s).flatten(2) for s in (1, 2, 3, 6)], dim=2)
 
     path = tmp_path / "pool.onnx"
-    with swinseg.export._symbolic_adaptive_pooling(17):
+    with swinseg.export.onnx._symbolic_adaptive_pooling(17):
         torch.onnx.export(Pyramid(), (torch.randn(2, 4, 9, 11),), str(path), input_names=["x"], dynamo=False,
                           dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}, opset_version=17)
     x = torch.randn(1, 4, *in_size)
@@ -140,7 +140,7 @@ def test_check_onnx_reports_a_different_model(checkpoint, dynamic_onnx):
 
 
 def test_big_models_keep_their_weights_in_a_data_file(checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setattr(swinseg.export, "SINGLE_FILE_LIMIT", 0)
+    monkeypatch.setattr(swinseg.export.onnx, "SINGLE_FILE_LIMIT", 0)
     path = export_onnx(checkpoint[1], tmp_path / "big.onnx", size=EXPORT_SIZE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "big.onnx.data"]
     assert external_data_path(path).stat().st_size > path.stat().st_size

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from swinseg.data.io import DataError, write_label_png
-from swinseg.metrics import ConfusionMatrix, compute_metrics, results_to_markdown, score_folder
+from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics, results_to_markdown
+from swinseg.evaluation.score_folder import score_folder
 
 REPO = Path(__file__).resolve().parents[1]
 ADE = REPO.parent / "shared" / "data" / "ade20k-sample" / "ADEChallengeData2016"

@@ -11,10 +11,10 @@ import torch
 
 from swinseg.data import DataConfig, ade20k_classes, ade20k_dataset, eval_transform, generate_ade20k
 from swinseg.data.synth import SYNTH_CLASSES
-from swinseg.engine.config import TrainConfig
-from swinseg.engine.evaluate import evaluate
+from swinseg.training.config import TrainConfig
+from swinseg.evaluation.evaluate import evaluate
 from swinseg.models import SegmentorConfig, build_model, swin_config
-from swinseg.weights import load_model, save_checkpoint
+from swinseg.checkpoints import load_model, save_checkpoint
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore_predictions.ipynb"
 

@@ -20,19 +20,22 @@ import pytest
 import torch
 from PIL import Image
 
-import swinseg.predict as predict_module
+import swinseg.inference.strategy as strategy_module
 from swinseg.cli import main
 from swinseg.data.classes import ClassInfo
 from swinseg.data.config import DataConfig
 from swinseg.data.io import read_image
 from swinseg.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
-from swinseg.engine.config import TrainConfig
-from swinseg.engine.inference import predict_logits
+from swinseg.training.config import TrainConfig
+from swinseg.inference import InferenceConfig, predict_logits
 from swinseg.models.segmentor import Segmentor
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.predict import TTA_SCALES, collect_inputs, labels_from_scores
-from swinseg.weights.io import load_model, save_checkpoint
+from swinseg.models.inference_config import TTA_SCALES
+from swinseg.predict import collect_inputs, predict_images
+from swinseg.inference.labels import labels_from_scores
+from swinseg.checkpoints.loading import load_model
+from swinseg.checkpoints.saving import save_checkpoint
 from tests.conftest import randomize_
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,8 +147,8 @@ def first_run(workspace):
 
     out = workspace / "out_single"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(predict_module, "whole_inference", recording("whole", predict_module.whole_inference))
-        mp.setattr(predict_module, "slide_inference", recording("slide", predict_module.slide_inference))
+        mp.setattr(strategy_module, "whole_inference", recording("whole", strategy_module.whole_inference))
+        mp.setattr(strategy_module, "slide_inference", recording("slide", strategy_module.slide_inference))
         stdout, stderr = StringIO(), StringIO()  # capsys is function-scoped: catch the CLI's prints here
         with _one_thread(), redirect_stdout(stdout), redirect_stderr(stderr):
             code = main(["predict", str(workspace / "model.safetensors"), *_inputs(workspace), "--out", str(out),
@@ -158,7 +161,7 @@ def _reference_logits(model: torch.nn.Module, path: Path) -> torch.Tensor:
     image = read_image(path)
     x = eval_transform(SCALE)(image=image)["image"][None]
     mode = "slide" if x.shape[2] > 2 * CROP[0] or x.shape[3] > 2 * CROP[1] else "whole"
-    return predict_logits(model, x, image.shape[:2], mode, len(CLASSES), CROP, STRIDE)[0]
+    return predict_logits(model, x, image.shape[:2], InferenceConfig(mode, CROP, STRIDE), len(CLASSES))[0]
 
 
 def _assert_argmax(labels: np.ndarray, logits: torch.Tensor, name: str) -> None:
@@ -278,7 +281,7 @@ def test_tta_and_native_resolution_match_predict_logits(workspace, tmp_path, cap
     for name in ("c", "D"):
         image = read_image(workspace / {"c": "extra/c.jpg", "D": "extra/D.JPG"}[name])
         x = eval_transform(SCALE)(image=image)["image"][None]
-        probs = predict_logits(model, x, image.shape[:2], "whole", scales=TTA_SCALES, flip=True)[0]
+        probs = predict_logits(model, x, image.shape[:2], InferenceConfig("whole", scales=TTA_SCALES, flip=True))[0]
         tta = np.asarray(Image.open(tmp_path / f"tta/{name}.png"))
         _assert_argmax(tta, probs, name)
         saved = np.load(tmp_path / f"tta/{name}_probs.npz")["probs"].astype(np.float32)
@@ -370,12 +373,12 @@ def test_slide_at_native_size_writes_the_labels_of_slide_inference(workspace, tm
     path = tmp_path / "panorama.png"
     image = np.random.default_rng(0).integers(0, 256, (70, 150, 3), dtype=np.uint8)
     Image.fromarray(image).save(path)
-    monkeypatch.setattr(predict_module, "slide_inference", None)  # must not be called
-    summary = predict_module.predict_images(model, [(path, Path("native"))], tmp_path / "out", CLASSES, scale=None,
-                                            mode="slide", crop_size=(48, 48), stride=(32, 32), num_workers=0,
-                                            progress=False)  # fmt: skip
+    monkeypatch.setattr(strategy_module, "slide_inference", None)  # must not be called
+    summary = predict_images(model, [(path, Path("native"))], tmp_path / "out", CLASSES,
+                             InferenceConfig("slide", (48, 48), (32, 32)), scale=None, num_workers=0,
+                             progress=False)  # fmt: skip
     assert summary.written == 1
     x = eval_transform(None)(image=image)["image"][None]
-    expected = predict_logits(model, x, (70, 150), "slide", len(CLASSES), (48, 48), (32, 32))[0]
+    expected = predict_logits(model, x, (70, 150), InferenceConfig("slide", (48, 48), (32, 32)), len(CLASSES))[0]
     with Image.open(tmp_path / "out" / "native.png") as png:
         _assert_argmax(np.asarray(png), expected, "native")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from swinseg.engine import inference
+from swinseg import inference
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed_targets.py"
 NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder"}

@@ -11,6 +11,8 @@ import importlib
 import sys
 import traceback
 
+from swinseg.core.errors import first_line
+
 __all__ = ["build_parser", "main"]
 
 # subcommand -> module in swinseg.cli that defines add_parser(subparsers); in the order --help lists them
@@ -59,6 +61,5 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError, ImportError) as e:
         if args.verbose:
             traceback.print_exc()
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"swinseg {args.command}: error: {message}", file=sys.stderr)
+        print(f"swinseg {args.command}: error: {first_line(e)}", file=sys.stderr)
         return 1

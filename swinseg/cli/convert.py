@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from swinseg.checkpoints.saving import convert_checkpoint
 from swinseg.cli.common import HelpFormatter
-from swinseg.weights import convert_checkpoint
 
 
 def run(args: argparse.Namespace) -> int:
-    path, model = convert_checkpoint(args.src, args.dst, overwrite=args.overwrite)
-    cfg = model.swinseg_config
+    path, loaded = convert_checkpoint(args.src, args.dst, overwrite=args.overwrite)
+    cfg, dropped = loaded.config, loaded.dropped_keys
     print(
-        f"{args.src} ({model.source_format}) -> {path}: Swin C={cfg.encoder.embed_dim} depths={cfg.encoder.depths} "
+        f"{args.src} ({loaded.source_format}) -> {path}: Swin C={cfg.encoder.embed_dim} depths={cfg.encoder.depths} "
         f"window={cfg.encoder.window_size}, decoder={cfg.decoder}, {cfg.num_classes} classes"
-        + (f"; dropped {len(model.dropped_keys)} tensors swinseg does not need" if model.dropped_keys else "")
+        + (f"; dropped {len(dropped)} tensors swinseg does not need" if dropped else "")
     )
     return 0
 

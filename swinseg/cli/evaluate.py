@@ -7,52 +7,42 @@ import dataclasses
 import time
 from pathlib import Path
 
-from swinseg.cli.common import HelpFormatter, load_for_inference
-from swinseg.cli.score import write_json_report
+from swinseg.cli.common import HelpFormatter
+from swinseg.core.processes import init_distributed
 from swinseg.data.config import SPLITS, build_dataset
-from swinseg.engine.distributed import init_distributed
-from swinseg.engine.evaluate import evaluate
-from swinseg.engine.inference import TTA_SCALES, default_stride
-from swinseg.metrics import results_to_markdown
+from swinseg.evaluation.evaluate import evaluate
+from swinseg.evaluation.metrics import results_to_markdown
+from swinseg.evaluation.results_file import write_results_json
+from swinseg.training.config import load_with_recipe
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists() and not args.overwrite:
         raise FileExistsError(f"{args.out}: exists already (pass --overwrite to replace it)")
     info, device = init_distributed(args.device)
-    setup = load_for_inference(args.checkpoint, args.config, str(device))
-    data = dataclasses.replace(setup.data, root=args.data, dataset=args.dataset or setup.data.dataset)
+    loaded = load_with_recipe(args.checkpoint, args.config, str(device))
+    data = dataclasses.replace(loaded.data, root=args.data, dataset=args.dataset or loaded.data.dataset)
     if data.dataset == "folder":
         raise ValueError("folder datasets are evaluated through --config (its data.val_images / data.val_masks)")
     dataset = build_dataset(data, train=False, progress=info.is_main, split=args.split)
-    if dataset.num_classes != setup.model.swinseg_config.num_classes:
-        raise ValueError(f"{args.data}: {dataset.num_classes} classes, but {setup.checkpoint} predicts "
-                         f"{setup.model.swinseg_config.num_classes}")  # fmt: skip
-    crop = tuple(args.crop) if args.crop else data.crop_size
-    stride = tuple(args.stride) if args.stride else default_stride(crop)
+    if dataset.num_classes != loaded.config.num_classes:
+        raise ValueError(f"{args.data}: {dataset.num_classes} classes, but {loaded.path} predicts "
+                         f"{loaded.config.num_classes}")  # fmt: skip
+    inference = loaded.inference.with_overrides(args.mode, args.crop, args.stride, args.tta)
     start = time.perf_counter()
-    results = evaluate(
-        setup.model,
-        dataset,
-        mode=args.mode,
-        crop_size=crop,
-        stride=stride,
-        scales=TTA_SCALES if args.tta else (1.0,),
-        flip=args.tta,
-        devkit=args.devkit,
-        info=info,
-    )
+    results = evaluate(loaded.model, dataset, inference, devkit=args.devkit, info=info)
     seconds = time.perf_counter() - start
     if not info.is_main:
         return 0
-    results["settings"] = {"checkpoint": str(setup.checkpoint), "data": args.data, "split": args.split or
-                           SPLITS[data.dataset][1], "mode": args.mode, "crop": crop, "stride": stride,
-                           "tta": args.tta, "seconds": round(seconds, 2)}  # fmt: skip
+    results["settings"] = {"checkpoint": str(loaded.path), "data": args.data, "split": args.split or
+                           SPLITS[data.dataset][1], "mode": inference.mode, "crop": inference.crop_size,
+                           "stride": inference.stride, "tta": inference.tta, "seconds": round(seconds, 2)}  # fmt: skip
     print(results_to_markdown(results))
     print(f"{dataset.name}: {results['num_images']} images, mIoU {results['mIoU']:.2f}, mAcc {results['mAcc']:.2f}, "
-          f"aAcc {results['aAcc']:.2f} ({args.mode}{', multi-scale + flip' if args.tta else ''}; {seconds:.1f} s)")
+          f"aAcc {results['aAcc']:.2f} ({inference.mode}{', multi-scale + flip' if inference.tta else ''}; "
+          f"{seconds:.1f} s)")  # fmt: skip
     if args.out:
-        print(f"wrote {write_json_report(args.out, results, args.overwrite)}")
+        print(f"wrote {write_results_json(args.out, results, args.overwrite)}")
     return 0
 
 
@@ -76,8 +66,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", choices=sorted(SPLITS), help="dataset layout (default: the checkpoint's, else ade20k)")
     p.add_argument("--split", help="split to evaluate (default: validation / val)")
     p.add_argument("--config", help="training config giving the architecture / recipe of a foreign checkpoint")
-    p.add_argument("--mode", choices=("whole", "slide"), default="whole")
-    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), help="slide window (default: data.crop_size)")
+    p.add_argument("--mode", choices=("whole", "slide"), help="whole image or sliding windows (default: the "
+                   "checkpoint's inference.mode, whole for the ADE20K recipes)")  # fmt: skip
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
+                   help="slide window (default: the checkpoint's inference crop, its training crop)")  # fmt: skip
     p.add_argument("--stride", type=int, nargs=2, metavar=("H", "W"), help="slide stride (default: 2/3 of the crop)")
     p.add_argument("--tta", action="store_true", help="multi-scale (0.5-1.75) + flip test-time augmentation")
     p.add_argument("--devkit", action="store_true", help="also the ADE20K devkit's mIoU (absent classes count 0)")

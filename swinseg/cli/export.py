@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from swinseg.cli.common import HelpFormatter, load_for_inference
-from swinseg.export import (
+from swinseg.cli.args import positive_int
+from swinseg.cli.common import HelpFormatter
+from swinseg.export.onnx import (
     DEFAULT_OPSET,
     DYNAMIC_AXES,
     INPUT_NAME,
@@ -17,6 +18,7 @@ from swinseg.export import (
     external_data_path,
     require,
 )
+from swinseg.training.config import load_with_recipe
 
 TOLERANCE = 1e-4  # largest allowed |onnxruntime - PyTorch| on the logits with --check
 
@@ -27,15 +29,15 @@ def run(args: argparse.Namespace) -> int:
         require(module)
     if Path(args.onnx).exists() and not args.overwrite:
         raise FileExistsError(f"{args.onnx}: exists already (pass --overwrite to replace it)")
-    setup = load_for_inference(args.checkpoint, args.config, device="cpu")
+    loaded = load_with_recipe(args.checkpoint, args.config, device="cpu")
     size = (args.size[0], args.size[1])
-    path = export_onnx(setup.model, args.onnx, size=size, dynamic=args.dynamic, opset=args.opset,
+    path = export_onnx(loaded.model, args.onnx, size=size, dynamic=args.dynamic, opset=args.opset,
                        overwrite=args.overwrite)
 
     check = "not checked (pass --check)"
     if args.check:
         sizes = check_sizes(size, args.dynamic)
-        diff = check_onnx(path, setup.model, sizes)
+        diff = check_onnx(path, loaded.model, sizes)
         tried = ", ".join(f"{n}x{h}x{w}" for n, h, w in sizes)
         if diff > TOLERANCE:
             raise RuntimeError(f"{path}: onnxruntime differs from PyTorch by {diff:.2e} on {tried} "
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     data = external_data_path(path)
     megabytes = (path.stat().st_size + (data.stat().st_size if data.exists() else 0)) / 2**20
     weights = f" + {data.name}" if data.exists() else ""
-    channels = setup.model.swinseg_config.encoder.in_chans
+    channels = loaded.config.encoder.in_chans
     axes = "dynamic " + "/".join(DYNAMIC_AXES.values()) if args.dynamic else f"fixed 1x{channels}x{size[0]}x{size[1]}"
     print(f"{path}{weights}: {megabytes:.1f} MB, {INPUT_NAME} -> {OUTPUT_NAME}, {axes}; {check}")
     return 0
@@ -83,9 +85,3 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(run=run)
 
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value

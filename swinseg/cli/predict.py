@@ -13,10 +13,10 @@ import sys
 
 import torch.distributed as dist
 
-from swinseg.cli.common import HelpFormatter, load_for_inference
-from swinseg.engine.distributed import init_distributed
-from swinseg.engine.inference import default_stride
+from swinseg.cli.common import HelpFormatter
+from swinseg.core.processes import init_distributed
 from swinseg.predict import collect_inputs, predict_images
+from swinseg.training.config import load_with_recipe
 
 EXAMPLES = """examples:
   swinseg predict model.safetensors photos/ --out predictions/
@@ -43,27 +43,24 @@ def run(args: argparse.Namespace) -> int:
     info, device = init_distributed(args.device)
     try:
         items = collect_inputs(args.inputs, exclude=args.out)
-        setup = load_for_inference(args.checkpoint, args.config, device=str(device))
-        crop = tuple(args.crop) if args.crop else tuple(setup.data.crop_size)
-        stride = tuple(args.stride) if args.stride else default_stride(crop)
-        scale = None if args.no_resize else tuple(args.scale) if args.scale else tuple(setup.data.scale)
+        loaded = load_with_recipe(args.checkpoint, args.config, device=str(device))
+        inference = loaded.inference.with_overrides(args.mode, args.crop, args.stride, args.tta)
+        scale = None if args.no_resize else tuple(args.scale) if args.scale else tuple(loaded.data.scale)
         if info.is_main:
             fit = "native size" if scale is None else f"fit into {scale[0]}x{scale[1]}"
+            (crop_h, crop_w), (stride_h, stride_w) = inference.crop_size, inference.stride
             print(
-                f"swinseg predict: {len(items)} images, {fit}, mode {args.mode} (crop {crop[0]}x{crop[1]}, stride "
-                f"{stride[0]}x{stride[1]}){', TTA' if args.tta else ''}, {info.world_size} x {device} -> {args.out}",
+                f"swinseg predict: {len(items)} images, {fit}, mode {inference.mode} (crop {crop_h}x{crop_w}, stride "
+                f"{stride_h}x{stride_w}){', TTA' if inference.tta else ''}, {info.world_size} x {device} -> {args.out}",
                 file=sys.stderr,
             )
         summary = predict_images(
-            setup.model,
+            loaded.model,
             items,
             args.out,
-            setup.classes,
+            loaded.classes,
+            inference,
             scale=scale,
-            mode=args.mode,
-            crop_size=crop,
-            stride=stride,
-            tta=args.tta,
             batch_size=args.batch_size,
             overlay=args.overlay,
             save_probs=args.probs,

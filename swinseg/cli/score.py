@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from swinseg.cli.common import HelpFormatter
-from swinseg.data.classes import ClassInfo, ade20k_classes, cityscapes_classes, load_classes_file, voc_classes
-from swinseg.files import atomic_write
-from swinseg.metrics import results_to_markdown, score_folder
+from swinseg.data.classes import (
+    ClassInfo,
+    ade20k_classes,
+    cityscapes_classes,
+    load_classes_file,
+    voc_classes,
+)
+from swinseg.evaluation.metrics import results_to_markdown
+from swinseg.evaluation.results_file import write_results_json
+from swinseg.evaluation.score_folder import score_folder
 
 NAMED_CLASSES = {"ade20k": ade20k_classes, "voc": voc_classes, "cityscapes": cityscapes_classes}
 
@@ -17,10 +23,6 @@ NAMED_CLASSES = {"ade20k": ade20k_classes, "voc": voc_classes, "cityscapes": cit
 def classes_from_arg(value: str) -> ClassInfo:
     """``ade20k`` / ``voc`` / ``cityscapes`` or a classes file (JSON or one name per line)."""
     return NAMED_CLASSES[value]() if value in NAMED_CLASSES else load_classes_file(value)
-
-
-def write_json_report(path: str, results: dict, overwrite: bool) -> Path:
-    return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(results, indent=1)), overwrite)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     print(results_to_markdown(results))
     print(f"{results['num_images']} images: mIoU {results['mIoU']:.2f}, aAcc {results['aAcc']:.2f}")
     if args.out:
-        print(f"wrote {write_json_report(args.out, results, args.overwrite)}")
+        print(f"wrote {write_results_json(args.out, results, args.overwrite)}")
     return 0
 
 

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from swinseg.cli.common import HelpFormatter, parse_overrides
-from swinseg.engine.config import load_train_config
-from swinseg.engine.train import train
+from swinseg.training.config import load_train_config
+from swinseg.training.loop import train
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,11 +25,11 @@ def run(args: argparse.Namespace) -> int:
     if resume_from is None and last.is_file():
         print(f"resuming {cfg.work_dir} from {last}")
     result = train(cfg, progress=not args.quiet, resume_from=resume_from)
-    if result["last_eval"] is not None:
-        print(f"done: {result['iter']} iterations, best mIoU {result['best_mIoU']:.2f}, last mIoU "
-              f"{result['last_eval']['mIoU']:.2f}; model: {Path(cfg.work_dir) / 'best.safetensors'}")  # fmt: skip
+    if result.last_eval is not None:
+        print(f"done: {result.iter} iterations, best mIoU {result.best_miou:.2f}, last mIoU "
+              f"{result.last_eval['mIoU']:.2f}; model: {Path(cfg.work_dir) / 'best.safetensors'}")  # fmt: skip
     else:
-        print(f"{cfg.work_dir} had already finished its {result['iter']} iterations")
+        print(f"{cfg.work_dir} had already finished its {result.iter} iterations")
     return 0
 
 

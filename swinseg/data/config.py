@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swinseg.core.config_keys import check_known_keys
 from swinseg.data.classes import load_classes_file
-from swinseg.data.datasets import (
-    SegmentationDataset,
-    ade20k_dataset,
-    cityscapes_dataset,
-    folder_dataset,
-    voc_dataset,
-)
+from swinseg.data.datasets import SegmentationDataset, ade20k_dataset, cityscapes_dataset, folder_dataset, voc_dataset
 from swinseg.data.transforms import eval_transform, train_transform
 
 __all__ = ["DataConfig", "build_dataset"]
@@ -55,6 +50,11 @@ class DataConfig:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose from {[*SPLITS, 'folder']}")
         self.crop_size, self.scale = tuple(self.crop_size), tuple(self.scale)
         self.ratio_range = tuple(self.ratio_range)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DataConfig:
+        check_known_keys("data config", data, cls)
+        return cls(**data)
 
 
 def build_dataset(

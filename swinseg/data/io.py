@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from swinseg.files import atomic_write
+from swinseg.core.atomic_write import atomic_write
 
 __all__ = ["DataError", "atomic_write", "files_by_stem", "read_image", "read_mask", "apply_reduce_zero_label", "image_size", "write_label_png"]
 

@@ -2,7 +2,8 @@
 
 ``build_model(config)`` is the one place that turns a :class:`SegmentorConfig` into a module. Decoders are a
 plain dict from name to builder. ``decoder="smp:<Arch>"`` builds an smp model (``smp.UPerNet``, ``smp.Unet``,
-...) around our Swin encoder instead; see :mod:`swinseg.models.smp_encoder`.
+...) around our Swin encoder instead, wrapped as an :class:`SmpSegmentor` with the same interface; see
+:mod:`swinseg.models.smp_model`. Either is a :data:`SwinsegModel`: callers never ask which one they hold.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from swinseg.config_keys import check_known_keys
+from swinseg.core.config_keys import check_known_keys
 from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
-from swinseg.models.unet_head import SwinUnetHead, UnetHead
-from swinseg.models.uper_head import FCNHead, UPerHead, resize
+from swinseg.models.heads.fcn import FCNHead
+from swinseg.models.heads.swin_unet import SwinUnetHead
+from swinseg.models.heads.uper import UPerHead
+from swinseg.models.ops.resize import resize
+from swinseg.models.smp_model import SmpSegmentor
 
-__all__ = ["DECODERS", "Segmentor", "SegmentorConfig", "build_model"]
+__all__ = ["DECODERS", "Segmentor", "SegmentorConfig", "SmpSegmentor", "SwinsegModel", "build_model"]
 
 
 @dataclass
@@ -85,8 +89,15 @@ class Segmentor(nn.Module):
     resizes them to the labels (:func:`swinseg.engine.losses.build_loss`), without holding the full-size maps.
     """
 
-    def __init__(self, backbone: SwinTransformer, decode_head: nn.Module, auxiliary_head: nn.Module | None = None):
+    def __init__(
+        self,
+        config: SegmentorConfig,
+        backbone: SwinTransformer,
+        decode_head: nn.Module,
+        auxiliary_head: nn.Module | None = None,
+    ):
         super().__init__()
+        self.config = config
         self.backbone = backbone
         self.decode_head = decode_head
         self.auxiliary_head = auxiliary_head
@@ -125,6 +136,8 @@ def _upernet(config: SegmentorConfig) -> nn.Module:
 
 
 def _unet(config: SegmentorConfig) -> nn.Module:
+    from swinseg.models.heads.unet import UnetHead  # smp's U-Net decoder: smp is imported when one is built
+
     return UnetHead(config.encoder.channels, config.num_classes, **config.decoder_args)
 
 
@@ -140,17 +153,17 @@ DECODERS: dict[str, Callable[[SegmentorConfig], nn.Module]] = {
 }
 
 
-def build_model(config: SegmentorConfig) -> nn.Module:
-    """A randomly initialised model for ``config`` (kept as ``model.swinseg_config``)."""
-    if config.decoder.startswith("smp:"):
-        from swinseg.models.smp_encoder import build_smp_model
+SwinsegModel = Segmentor | SmpSegmentor  # what build_model returns: both have config, head_logits, ...
 
-        model = build_smp_model(config)
-    else:
-        aux = None
-        if config.aux_head:
-            args = {"in_index": 2, **config.aux_args}
-            aux = FCNHead(config.encoder.channels[args["in_index"]], config.num_classes, **args)
-        model = Segmentor(SwinTransformer(config.encoder), DECODERS[config.decoder](config), aux)
-    model.swinseg_config = config
-    return model
+
+def build_model(config: SegmentorConfig) -> SwinsegModel:
+    """A randomly initialised model for ``config`` (its ``config`` attribute)."""
+    if config.decoder.startswith("smp:"):
+        from swinseg.models.smp_model import build_smp_model
+
+        return build_smp_model(config)
+    aux = None
+    if config.aux_head:
+        args = {"in_index": 2, **config.aux_args}
+        aux = FCNHead(config.encoder.channels[args["in_index"]], config.num_classes, **args)
+    return Segmentor(config, SwinTransformer(config.encoder), DECODERS[config.decoder](config), aux)

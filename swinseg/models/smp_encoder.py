@@ -22,11 +22,10 @@ from dataclasses import replace
 import torch
 from segmentation_models_pytorch.encoders import encoders as smp_encoders
 from segmentation_models_pytorch.encoders._base import EncoderMixin
-from torch import nn
 
 from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
 
-__all__ = ["SmpSwinEncoder", "build_smp_model", "register_smp_encoder", "register_smp_encoders"]
+__all__ = ["SmpSwinEncoder", "register_smp_encoder", "register_smp_encoders"]
 
 
 class SmpSwinEncoder(SwinTransformer, EncoderMixin):
@@ -66,13 +65,3 @@ def register_smp_encoders() -> list[str]:
         names.append(register_smp_encoder(f"swinseg_{variant}", config))
         names.append(register_smp_encoder(f"swinseg_{variant}_w12", replace(config, window_size=12)))
     return names
-
-
-def build_smp_model(config) -> nn.Module:
-    """Build ``smp.<Arch>`` (from ``config.decoder == "smp:<Arch>"``) around our Swin encoder."""
-    import segmentation_models_pytorch as smp
-
-    arch = config.decoder.removeprefix("smp:")
-    name = register_smp_encoder(f"swinseg_{abs(hash(config.encoder)):x}", config.encoder)
-    return smp.create_model(arch, encoder_name=name, encoder_weights=None, classes=config.num_classes,
-                            **config.decoder_args)

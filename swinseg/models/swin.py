@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from swinseg.models.gelu_linear import gelu_linear
+from swinseg.models.ops.gelu_linear import gelu_linear
 
 __all__ = [
     "SWIN_VARIANTS",

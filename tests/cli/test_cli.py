@@ -16,11 +16,13 @@ from swinseg.cli import main
 from swinseg.data.classes import ade20k_classes
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.synth import generate_ade20k
-from swinseg.engine.config import TrainConfig
-from swinseg.engine.evaluate import evaluate
+from swinseg.training.config import TrainConfig
+from swinseg.evaluation.evaluate import evaluate
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.weights.io import load_model, save_checkpoint
+from swinseg.checkpoints.loading import load_checkpoint, load_model
+from swinseg.inference import InferenceConfig
+from swinseg.checkpoints.saving import save_checkpoint
 from tests.conftest import randomize_
 from tests.engine.conftest import tiny_config, write_blocks_dataset
 
@@ -50,9 +52,10 @@ def test_train_writes_a_checkpoint_that_carries_its_recipe_and_classes(tmp_path,
     run = tmp_path / "run"
     assert main(["train", str(config), "--set", "max_iters=2", "optim.lr=2e-3", "--work-dir", str(run), "--quiet"]) == 0
     assert "best mIoU" in capsys.readouterr().out
-    model = load_model(run / "best.safetensors")
-    assert model.classes.names == ("background", "red", "green", "blue")
-    assert model.run_config["max_iters"] == 2 and model.run_config["optim"]["lr"] == 2e-3
+    loaded = load_checkpoint(run / "best.safetensors")
+    assert loaded.classes.names == ("background", "red", "green", "blue")
+    assert loaded.recipe["max_iters"] == 2 and loaded.recipe["optim"]["lr"] == 2e-3
+    assert loaded.inference == InferenceConfig(mode="whole", crop_size=(64, 64))  # the recipe's crop, resolved
     assert yaml.safe_load((run / "config.yaml").read_text())["work_dir"] == str(run)
 
     # a finished run is not repeated; --resume CKPT continues another run's state into a new directory
@@ -119,7 +122,7 @@ def test_eval_prints_what_evaluate_computes(synth_and_model, tmp_path, capsys, m
     printed = capsys.readouterr().out
     model = load_model(checkpoint)
     dataset = build_dataset(DataConfig(root=str(root), scale=(128, 64)), train=False, progress=False)
-    expected = evaluate(model, dataset, mode=mode, crop_size=(48, 48), stride=(32, 32), progress=False)
+    expected = evaluate(model, dataset, InferenceConfig(mode, (48, 48), (32, 32)), progress=False)
     report = json.loads(out.read_text())
     assert report["mIoU"] == pytest.approx(expected["mIoU"], abs=1e-9)
     assert report["per_class"] == expected["per_class"] and report["settings"]["stride"] == [32, 32]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from swinseg.data.config import DataConfig
-from swinseg.engine.config import OptimConfig, TrainConfig
+from swinseg.training.config import OptimConfig, TrainConfig
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
 

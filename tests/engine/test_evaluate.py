@@ -9,8 +9,9 @@ from swinseg.data.classes import load_classes_file
 from swinseg.data.datasets import folder_dataset
 from swinseg.data.io import read_image, write_label_png
 from swinseg.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
-from swinseg.engine.evaluate import evaluate
-from swinseg.metrics import score_folder
+from swinseg.evaluation.evaluate import evaluate
+from swinseg.inference import InferenceConfig
+from swinseg.evaluation.score_folder import score_folder
 
 
 @pytest.fixture
@@ -58,9 +59,9 @@ def test_evaluate_equals_scoring_predictions_made_by_hand(blocks_dataset, model,
 def test_evaluate_flip_and_slide_modes_run_through_the_dataset(blocks_dataset, model):
     val = _val_set(blocks_dataset)
     whole = evaluate(model, val, progress=False)
-    one_window = evaluate(model, val, mode="slide", crop_size=(128, 128), stride=(85, 85), progress=False)
+    one_window = evaluate(model, val, InferenceConfig("slide", (128, 128), (85, 85)), progress=False)
     assert one_window["mIoU"] == pytest.approx(whole["mIoU"], abs=1e-9)  # one window covers the image
-    flipped = evaluate(model, val, flip=True, progress=False)
+    flipped = evaluate(model, val, InferenceConfig(flip=True), progress=False)
     assert flipped["mIoU"] == pytest.approx(whole["mIoU"], abs=1e-9)  # a per-pixel model is flip-equivariant
-    tta = evaluate(model, val, scales=(0.5, 1.0, 1.5), flip=True, progress=False)
+    tta = evaluate(model, val, InferenceConfig(scales=(0.5, 1.0, 1.5), flip=True), progress=False)
     assert tta["mIoU"] == pytest.approx(whole["mIoU"], abs=2.0)  # rescaled views move only the block borders

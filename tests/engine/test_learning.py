@@ -9,9 +9,9 @@ import numpy as np
 from swinseg.data.config import DataConfig
 from swinseg.data.datasets import ade20k_dataset
 from swinseg.data.synth import generate_ade20k
-from swinseg.engine.config import OptimConfig, TrainConfig
-from swinseg.engine.train import train
-from swinseg.metrics import ConfusionMatrix, compute_metrics
+from swinseg.training.config import OptimConfig, TrainConfig
+from swinseg.training.loop import train
+from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
 
@@ -42,4 +42,4 @@ def test_toy_upernet_learns_synthetic_ade20k(tmp_path):
     assert np.mean(losses[-40:]) < 0.75 * np.mean(losses[:20]), (np.mean(losses[:20]), np.mean(losses[-40:]))
     chance = majority_class_miou(root)  # measured: 2.0
     # measured: mIoU 5.9, aAcc 42 (chance aAcc 37) after 200 iterations
-    assert result["last_eval"]["mIoU"] > 2 * chance, (result["last_eval"]["mIoU"], chance)
+    assert result.last_eval["mIoU"] > 2 * chance, (result.last_eval["mIoU"], chance)

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import swinseg.engine.losses as losses
-from swinseg.engine.config import TrainConfig
-from swinseg.engine.losses import build_loss, upsampled_cross_entropy
-from swinseg.models.uper_head import interpolation_matrix
+import swinseg.training.losses as losses
+from swinseg.training.config import TrainConfig
+from swinseg.training.losses import build_loss, upsampled_cross_entropy
+from swinseg.models.ops.resize import interpolation_matrix
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
 

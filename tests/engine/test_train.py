@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from swinseg.engine.checkpoint import load_training_state
-from swinseg.engine.config import OptimConfig, TrainConfig, load_train_config
-from swinseg.engine.train import TrainingDiverged, build_optimizer, lr_factor, train
+from swinseg.checkpoints.training_state import load_training_state
+from swinseg.training.config import OptimConfig, TrainConfig, load_train_config
+from swinseg.training.loop import TrainingDiverged, train
+from swinseg.training.optim import build_optimizer, lr_factor
 from swinseg.models.segmentor import build_model
-from swinseg.weights.io import load_model
+from swinseg.checkpoints.loading import load_model
 from tests.engine.conftest import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def test_train_writes_run_files_and_logs(blocks_dataset, tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records if "loss" in r] == [1, 2, 3, 4]
     assert [r["lr"] for r in records if "lr" in r][:2] == pytest.approx([1e-3 * (1e-6 + (1 - 1e-6) / 2), 1e-3])
-    assert records[-1]["mIoU"] == pytest.approx(result["best_mIoU"])
+    assert records[-1]["mIoU"] == pytest.approx(result.best_miou)
     assert load_train_config(run / "config.yaml") == cfg
     state = load_training_state(run / "last.pt")
     assert state["iteration"] == 4 and state["samples_seen"] == 16
@@ -64,8 +65,8 @@ def test_train_writes_run_files_and_logs(blocks_dataset, tmp_path):
 
 SCRIPT = """
 import json, sys, torch
-from swinseg.engine.config import TrainConfig
-from swinseg.engine.train import train
+from swinseg.training.config import TrainConfig
+from swinseg.training.loop import train
 torch.set_num_threads(1)
 train(TrainConfig.from_dict(json.loads(sys.argv[1])), progress=False)
 """

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from swinseg.models.gelu_linear import gelu_linear
+from swinseg.models.ops.gelu_linear import gelu_linear
 
 
 @pytest.mark.parametrize("shape", [(5, 12), (2, 3, 4, 12)])

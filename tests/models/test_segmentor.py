@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.models.uper_head import UPerHead
+from swinseg.models.heads.uper import UPerHead
 from tests.conftest import max_abs_diff, randomize_
 
 

@@ -12,8 +12,8 @@ import torch
 
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import relative_position_index, swin_config
-from swinseg.weights import CheckpointError, load_model, save_checkpoint
-from swinseg.weights.formats import detect_format
+from swinseg.checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from swinseg.checkpoints.formats import detect_format
 from tests.conftest import max_abs_diff, randomize_
 
 
@@ -62,9 +62,10 @@ def to_mmseg(model) -> dict:
 def test_mmseg_layouts_round_trip(tmp_path, toy_upernet, fmt, export):
     path = tmp_path / "ckpt.pth"
     torch.save({"meta": {"CLASSES": ["a"] * 6}, "state_dict": export(toy_upernet)}, path)
-    model = load_model(path)
-    assert model.source_format == fmt
-    got, want = model.swinseg_config, toy_upernet.swinseg_config
+    loaded = load_checkpoint(path)
+    model = loaded.model
+    assert loaded.source_format == fmt
+    got, want = model.config, toy_upernet.config
     assert replace(got.encoder, drop_path_rate=0.0) == replace(want.encoder, drop_path_rate=0.0)
     assert (got.num_classes, got.decoder_args, got.aux_args["channels"]) == (6, {"channels": 32}, 16)
     x = torch.randn(1, 3, 100, 150)
@@ -85,7 +86,7 @@ def test_swinseg_checkpoint_round_trip_all_decoders(tmp_path):
         model = randomize_(build_model(cfg)).eval()
         path = save_checkpoint(model, tmp_path / f"{decoder.replace(':', '_')}.safetensors")
         loaded = load_model(path)
-        assert loaded.swinseg_config == cfg and not loaded.training
+        assert loaded.config == cfg and not loaded.training
         x = torch.randn(1, 3, 64, 64)
         with torch.no_grad():
             assert max_abs_diff(loaded(x), model(x)) == 0.0
@@ -173,7 +174,7 @@ def test_imagenet_weights_into_another_window_size(tmp_path):
     assert abs(center_src - center_new) < 0.05 * src.abs().max()  # offset 0 stays near offset 0
     assert torch.equal(model.backbone.layers[2].blocks[1].mlp.fc2.weight,
                        sd["layers.2.blocks.1.mlp.fc2.weight"])
-    assert sorted(model.dropped_keys) == ["head.weight", "norm.weight"]
+    assert sorted(load_checkpoint(path, cfg).dropped_keys) == ["head.weight", "norm.weight"]
 
 
 def test_imagenet_weights_into_an_smp_model(tmp_path):
@@ -183,4 +184,4 @@ def test_imagenet_weights_into_an_smp_model(tmp_path):
     torch.save({"model": sd}, path)
     cfg = SegmentorConfig(encoder=swin_config("swin_toy"), decoder="smp:Unet", num_classes=3, aux_head=False)
     model = load_model(path, cfg)
-    assert torch.equal(model.encoder.layers[1].blocks[1].attn.qkv.weight, sd["layers.1.blocks.1.attn.qkv.weight"])
+    assert torch.equal(model.model.encoder.layers[1].blocks[1].attn.qkv.weight, sd["layers.1.blocks.1.attn.qkv.weight"])

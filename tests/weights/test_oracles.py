@@ -27,9 +27,10 @@ def test_hf_upernet_logits_match(tmp_path, window):
     )
     randomize_(hf).eval()
     hf.save_pretrained(tmp_path / "hf")
-    model = swinseg.load_model(tmp_path / "hf")
-    assert model.source_format == "hf-upernet"
-    cfg = model.swinseg_config
+    loaded = swinseg.load_checkpoint(tmp_path / "hf")
+    model = loaded.model
+    assert loaded.source_format == "hf-upernet"
+    cfg = model.config
     assert (cfg.encoder.window_size, cfg.num_classes, cfg.decoder_args["channels"]) == (window, 7, 32)
     # 512x512, and 360x480 (not a multiple of 32: odd merges, padded windows, a last stage of 12x15)
     for size in [(512, 512), (360, 480)]:
@@ -68,9 +69,10 @@ def test_encoder_features_match_timm(tmp_path, layout, size, window):
     sd = reference.state_dict()
     path = tmp_path / "weights.pth"
     torch.save(timm_to_microsoft_layout(sd) if layout == "microsoft" else sd, path)
-    model = swinseg.load_model(path)
-    assert model.source_format == layout
-    assert "head.weight" in model.dropped_keys or "head.fc.weight" in model.dropped_keys
+    loaded = swinseg.load_checkpoint(path)
+    model = loaded.model
+    assert loaded.source_format == layout
+    assert "head.weight" in loaded.dropped_keys or "head.fc.weight" in loaded.dropped_keys
     x = torch.randn(1, 3, *size)
     with torch.no_grad():
         expected = reference.forward_intermediates(x, intermediates_only=True)
@@ -88,9 +90,10 @@ def test_smp_upernet_swin_round_trip(tmp_path, size):
                             decoder_channels=32, img_size=size, **TOY)
     randomize_(reference).eval()
     reference.save_pretrained(tmp_path / "smp")
-    model = swinseg.load_model(tmp_path / "smp")
-    assert isinstance(model, smp.UPerNet) and model.source_format == "smp"
-    assert type(model.encoder).__name__ == "SmpSwinEncoder"
+    loaded = swinseg.load_checkpoint(tmp_path / "smp")
+    model = loaded.model
+    assert isinstance(model.model, smp.UPerNet) and loaded.source_format == "smp"
+    assert type(model.model.encoder).__name__ == "SmpSwinEncoder"
     x = torch.randn(1, 3, *size)
     with torch.no_grad():
         expected, got = reference(x), model(x)

@@ -1,0 +1,79 @@
+"""Which inference a batch of images takes, and its labels (and confidence, probabilities) at their original
+sizes: the choice ``swinseg predict`` makes for every batch.
+
+============================================  ==============================================================
+labels only, sliding windows, native size     :func:`slide_labels`: labels straight from the windows
+labels only, whole image                      the head's own-stride logits, its resize to the input and the
+                                              resize to the image's size composed (:func:`resized_argmax`)
+anything else (TTA, confidence, probs)        scores (:func:`predict_logits` / sliding / whole), then
+                                              :func:`labels_from_scores`
+============================================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from swinseg.inference.labels import labels_from_scores, resized_argmax
+from swinseg.inference.logits import predict_logits
+from swinseg.inference.sliding import slide_inference, slide_labels
+from swinseg.inference.whole import whole_inference
+from swinseg.models.inference_config import InferenceConfig
+from swinseg.models.segmentor import SwinsegModel
+
+__all__ = ["ImagePrediction", "predict_batch"]
+
+
+@dataclass(frozen=True)
+class ImagePrediction:
+    """One image's outputs at its original size: labels (H, W) uint8, confidence (H, W) float32 and
+    probabilities (K, H, W) float16 when asked for."""
+
+    labels: np.ndarray
+    confidence: np.ndarray | None = None
+    probs: np.ndarray | None = None
+
+
+@torch.inference_mode()
+def predict_batch(
+    model: SwinsegModel,
+    images: Tensor,
+    sizes: Sequence[tuple[int, int]],
+    inference: InferenceConfig,
+    num_classes: int,
+    confidence: bool = False,
+    probs: bool = False,
+) -> list[ImagePrediction]:
+    """Predictions for normalised ``images`` (B, 3, h, w) of equal network size whose originals are ``sizes``.
+
+    With test-time augmentation the batch is predicted one image at a time; all else goes through the model
+    together. The labels are those of ``predict_logits(...).argmax(1)`` whichever way they are computed.
+    """
+    how = inference.mode_for(images.shape[2:])
+    labels_only = not (inference.tta or confidence or probs)
+    if how == "slide" and labels_only and all(tuple(s) == tuple(images.shape[2:]) for s in sizes):
+        # labels straight from the windows, never the whole image's logits (memory: see slide_labels)
+        labels = slide_labels(model, images, num_classes, inference.require_crop(), inference.stride)
+        return [ImagePrediction(image_labels.cpu().numpy()) for image_labels in labels]
+    if how == "whole" and labels_only:
+        # the head's logits at its stride: its resize to the input and the one to the image's size composed
+        return [
+            ImagePrediction(resized_argmax(scores.float(), size, via=images.shape[2:]).to(torch.uint8).cpu().numpy())
+            for size, scores in zip(sizes, model.head_logits(images))
+        ]
+    if inference.tta:
+        outputs = [predict_logits(model, images[i : i + 1], size, inference, num_classes)[0]
+                   for i, size in enumerate(sizes)]  # fmt: skip
+    elif how == "slide":
+        outputs = list(slide_inference(model, images, num_classes, inference.require_crop(), inference.stride))
+    else:
+        outputs = list(whole_inference(model, images))
+    return [
+        ImagePrediction(*labels_from_scores(scores, size, are_probs=inference.tta, confidence=confidence, probs=probs))
+        for size, scores in zip(sizes, outputs)
+    ]

@@ -1,0 +1,154 @@
+"""The training run's config: one dataclass per concern, defaults = the paper's ADE20K recipe.
+
+A YAML file holds ``model:`` (:class:`SegmentorConfig`), ``data:`` (:class:`DataConfig`), ``optim:``
+(:class:`OptimConfig`), ``inference:`` (:class:`InferenceConfig`, how the run evaluates) and the
+:class:`TrainConfig` fields at the top level. Unknown keys are errors. The resolved
+config is written beside every checkpoint (``config.yaml`` in the run directory, and inside ``last.pt``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint
+from swinseg.core.config_keys import check_known_keys
+from swinseg.core.errors import first_line
+from swinseg.data.config import DataConfig
+from swinseg.models.inference_config import InferenceConfig
+from swinseg.models.segmentor import SegmentorConfig
+
+__all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config", "load_with_recipe", "parse_yaml"]
+
+LOSSES = ("ce", "dice", "focal", "lovasz")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then poly decay, per iteration (mmseg's Swin ADE20K schedule).
+
+    No weight decay on parameters whose name contains ``norm``, ``relative_position_bias_table`` or
+    ``absolute_pos_embed`` (mmseg's ``paramwise_cfg`` for Swin, matched by name as mmseg does).
+    """
+
+    lr: float = 6e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    warmup_iters: int = 1500
+    warmup_start_factor: float = 1e-6
+    poly_power: float = 1.0
+    min_lr: float = 0.0
+    clip_grad_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+
+
+@dataclass
+class TrainConfig:
+    """One training run.
+
+    batch_size (in ``data``) is the global batch per optimizer step; each process runs
+    ``batch_size / (world_size * accum_steps)`` images per forward pass.
+    losses: loss name -> weight; names from ``LOSSES`` (``ce`` = cross-entropy with ``class_weights``; the others
+        are smp's multiclass Dice / Focal / Lovasz), all with the data's ignore index.
+    amp: ``auto`` (bf16 on CUDA if supported else fp16; bf16 on CPUs with native bf16 matmul; else off),
+        ``bf16``, ``fp16`` (CUDA only), ``off``.
+    max_nonfinite: stop after this many consecutive steps with a non-finite loss or gradient.
+    """
+
+    model: SegmentorConfig = field(default_factory=SegmentorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    work_dir: str = "runs/upernet_swin_t_ade20k"
+    pretrained: str | None = None  # ImageNet / any supported checkpoint for the encoder (or whole model)
+    max_iters: int = 160_000
+    accum_steps: int = 1
+    losses: dict[str, float] = field(default_factory=lambda: {"ce": 1.0})
+    class_weights: list[float] | None = None
+    amp: str = "auto"
+    grad_checkpointing: bool = False
+    seed: int = 0
+    checkpoint_every: int = 16_000
+    eval_every: int = 16_000
+    inference: InferenceConfig = field(default_factory=InferenceConfig)  # crop None: data.crop_size
+    log_every: int = 50
+    max_nonfinite: int = 20
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        bad = set(self.losses) - set(LOSSES)
+        if bad or not self.losses:
+            raise ValueError(f"unknown losses {sorted(bad)}; choose from {LOSSES}")
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise ValueError(f"amp must be auto, bf16, fp16 or off, not {self.amp!r}")
+        if self.class_weights is not None and len(self.class_weights) != self.model.num_classes:
+            raise ValueError(f"{len(self.class_weights)} class_weights for {self.model.num_classes} classes")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        if "eval_mode" in data:  # the recipe's key before inference: existed (checkpoints written then carry it)
+            data = {**data, "inference": {**data.get("inference", {}), "mode": data["eval_mode"]}}
+            del data["eval_mode"]
+        check_known_keys("training config", data, cls)
+        data = dict(data)
+        check_known_keys("optim config", data.get("optim", {}), OptimConfig)
+        data["optim"] = OptimConfig(**data.get("optim", {}))
+        data["data"] = DataConfig.from_dict(data.get("data", {}))
+        data["inference"] = InferenceConfig.from_dict(data.get("inference", {}))
+        data["model"] = SegmentorConfig.from_dict(data.get("model", {}))
+        return cls(**data)
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; YAML 1.2 and people read it as a number. So do we."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$|^[-+]?(?:\d[\d_]*)?\.\d[\d_]*$|"
+               r"^[-+]?\d[\d_]*\.$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)  # fmt: skip
+
+
+def parse_yaml(text: str) -> object:
+    """Safe YAML, with exponent floats such as ``1e-4`` read as numbers."""
+    return yaml.load(text, Loader=_YamlLoader)
+
+
+def load_train_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
+    """Read a YAML config; ``overrides`` are dotted keys (``{"optim.lr": 1e-4}``) applied on top."""
+    path = Path(path)
+    try:
+        data = parse_yaml(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: cannot read the config ({first_line(e)})") from e
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from e
+
+
+def load_with_recipe(
+    checkpoint: str | os.PathLike, config: str | os.PathLike | None = None, device: str = "cpu"
+) -> LoadedCheckpoint:
+    """:func:`load_checkpoint`, with the architecture and recipe (test scale, crop, inference) of the training
+    YAML ``config`` when one is given: what a foreign checkpoint needs to be another architecture or dataset."""
+    if config is None:
+        return load_checkpoint(checkpoint, device=device)
+    cfg = load_train_config(config)
+    return load_checkpoint(checkpoint, cfg.model, cfg.data, cfg.inference, cfg.to_dict(), device=device)
