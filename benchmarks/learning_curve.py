@@ -23,11 +23,11 @@ import torch
 from swinseg.data.config import DataConfig
 from swinseg.data.datasets import ade20k_dataset
 from swinseg.data.synth import generate_ade20k
-from swinseg.training.config import OptimConfig, TrainConfig
-from swinseg.training.loop import train
 from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import SwinConfig
+from swinseg.training.config import OptimConfig, TrainConfig
+from swinseg.training.loop import train
 
 SMALL_SWIN = SwinConfig(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=7, drop_path_rate=0.1)
 MODELS = {

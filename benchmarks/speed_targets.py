@@ -3,7 +3,7 @@
 
 fp32, ``--threads`` threads (2), random weights; a timing is the median of ``--runs`` after ``--warmup`` untimed
 ones. Every timing record carries ``fraction_of_limit`` = (GFLOP of the work / seconds) / the GFLOP/s of a
-4096x4096 fp32 matmul measured at the start of the run (FLOPs as ``swinseg.benchmark.count_flops`` counts them:
+4096x4096 fp32 matmul measured at the start of the run (FLOPs as ``swinseg.benchmark.measure.count_flops`` counts them:
 2 per multiply-add of convolutions, matrix products and attention).
 
     target              what is timed                                                     goal
@@ -48,23 +48,33 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from swinseg.benchmark.measure import MemoryProbe, count_flops, host_info, measure_latency
+from swinseg import inference
+from swinseg.benchmark.measure import (
+    MemoryProbe,
+    count_flops,
+    host_info,
+    measure_latency,
+)
+from swinseg.benchmark.peers import (
+    PeerUnavailable,
+    build_huggingface,
+    build_smp,
+    peer_versions,
+)
 from swinseg.core.json_values import finite_json
-from swinseg.benchmark.peers import PeerUnavailable, build_huggingface, build_smp, peer_versions
 from swinseg.data.classes import default_classes
 from swinseg.data.io import read_image
 from swinseg.data.synth import render_scene
 from swinseg.data.transforms import eval_transform
-from swinseg import inference
+from swinseg.models.inference_config import InferenceConfig
+from swinseg.models.segmentor import build_model
+from swinseg.models.swin import swin_config
+from swinseg.predict.inputs import collect_inputs
+from swinseg.predict.plan import plan_batches
+from swinseg.predict.run import predict_images
 from swinseg.training.config import TrainConfig, load_train_config
 from swinseg.training.losses import build_loss
 from swinseg.training.optim import build_optimizer
-from swinseg.predict.inputs import collect_inputs
-from swinseg.models.segmentor import build_model
-from swinseg.models.swin import swin_config
-from swinseg.predict.plan import plan_batches
-from swinseg.predict.run import predict_images
-from swinseg.models.inference_config import InferenceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {name: ROOT / f"configs/{name}_swin_t_ade20k_512.yaml" for name in ("upernet", "unet")}

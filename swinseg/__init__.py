@@ -8,72 +8,62 @@ The public API (the README's Python section uses only these):
 - inference: :class:`InferenceConfig`, :func:`predict_logits`; evaluation: :func:`evaluate`,
   :func:`score_folder`; prediction: :func:`predict_images`; training: :func:`train`, :func:`load_train_config`
 
-``import swinseg`` imports torch but not smp, timm or transformers: smp loads when a U-Net head or an smp
-decoder is built, or when :func:`register_smp_encoders` is called.
+``import swinseg`` imports nothing heavy: each name loads its module on first use (torch with the first of them;
+smp, timm and transformers never, until a U-Net head or an smp decoder is built or :func:`register_smp_encoders`
+is called).
 """
 
-from swinseg.checkpoints import (
-    CheckpointError,
-    LoadedCheckpoint,
-    convert_checkpoint,
-    load_checkpoint,
-    load_model,
-    save_checkpoint,
-)
-from swinseg.data import DataConfig
-from swinseg.evaluation.evaluate import evaluate
-from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics, results_to_markdown
-from swinseg.evaluation.score_folder import score_folder
-from swinseg.inference import InferenceConfig, predict_logits
-from swinseg.models import (
-    SWIN_VARIANTS,
-    Segmentor,
-    SegmentorConfig,
-    SmpSegmentor,
-    SwinConfig,
-    SwinsegModel,
-    SwinTransformer,
-    build_model,
-    swin_config,
-)
-from swinseg.predict import collect_inputs, predict_images
-from swinseg.training.config import TrainConfig, load_train_config
-from swinseg.training.loop import TrainResult, train
+import importlib
+
+# name -> the module that defines it; imported on first use (PEP 562), so that `import swinseg` is instant and
+# a script pays only for what it touches (torch, albumentations; smp only for U-Net / smp decoders)
+_EXPORTS = {
+    "CheckpointError": "swinseg.checkpoints",
+    "LoadedCheckpoint": "swinseg.checkpoints",
+    "convert_checkpoint": "swinseg.checkpoints",
+    "load_checkpoint": "swinseg.checkpoints",
+    "load_model": "swinseg.checkpoints",
+    "save_checkpoint": "swinseg.checkpoints",
+    "DataConfig": "swinseg.data.config",
+    "evaluate": "swinseg.evaluation.evaluate",
+    "ConfusionMatrix": "swinseg.evaluation.metrics",
+    "compute_metrics": "swinseg.evaluation.metrics",
+    "results_to_markdown": "swinseg.evaluation.metrics",
+    "score_folder": "swinseg.evaluation.score_folder",
+    "InferenceConfig": "swinseg.inference",
+    "predict_logits": "swinseg.inference",
+    "SWIN_VARIANTS": "swinseg.models",
+    "Segmentor": "swinseg.models",
+    "SegmentorConfig": "swinseg.models",
+    "SmpSegmentor": "swinseg.models",
+    "SwinConfig": "swinseg.models",
+    "SwinsegModel": "swinseg.models",
+    "SwinTransformer": "swinseg.models",
+    "build_model": "swinseg.models",
+    "swin_config": "swinseg.models",
+    "collect_inputs": "swinseg.predict",
+    "predict_images": "swinseg.predict",
+    "TrainConfig": "swinseg.training.config",
+    "load_train_config": "swinseg.training.config",
+    "TrainResult": "swinseg.training.loop",
+    "train": "swinseg.training.loop",
+}
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SWIN_VARIANTS",
-    "CheckpointError",
-    "ConfusionMatrix",
-    "DataConfig",
-    "InferenceConfig",
-    "LoadedCheckpoint",
-    "Segmentor",
-    "SegmentorConfig",
-    "SmpSegmentor",
-    "SwinConfig",
-    "SwinTransformer",
-    "SwinsegModel",
-    "TrainConfig",
-    "TrainResult",
-    "build_model",
-    "collect_inputs",
-    "compute_metrics",
-    "convert_checkpoint",
-    "evaluate",
-    "load_checkpoint",
-    "load_model",
-    "load_train_config",
-    "predict_images",
-    "predict_logits",
-    "register_smp_encoders",
-    "results_to_markdown",
-    "save_checkpoint",
-    "score_folder",
-    "swin_config",
-    "train",
-]
+__all__ = sorted([*_EXPORTS, "register_smp_encoders"])
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'swinseg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def register_smp_encoders() -> list[str]:

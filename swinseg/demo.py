@@ -7,7 +7,7 @@
 5. write a report with pictures (:mod:`swinseg.report`)                      -> WORK/report/report.md
 
 Every step resumes: the dataset and the training continue where an interrupted demo stopped, and a finished
-training is not repeated. The config equals ``configs/demo_cpu.yaml`` (a test checks it).
+training is not repeated. The recipe is the file ``swinseg/recipes/demo_cpu.yaml`` (``configs/demo_cpu.yaml``).
 """
 
 from __future__ import annotations
@@ -19,37 +19,34 @@ from pathlib import Path
 
 import numpy as np
 
-from swinseg.data.config import DataConfig, build_dataset
-from swinseg.data.io import read_image, read_mask
-from swinseg.data.synth import generate_ade20k
-from swinseg.training.config import OptimConfig, TrainConfig
-from swinseg.evaluation.evaluate import evaluate
-from swinseg.training.loop import train
 from swinseg.benchmark.measure import count_params
 from swinseg.checkpoints.loading import load_checkpoint
 from swinseg.core.atomic_write import atomic_write
-from swinseg.models.segmentor import SegmentorConfig
-from swinseg.models.swin import SwinConfig
+from swinseg.data.config import build_dataset
+from swinseg.data.io import read_image, read_mask
+from swinseg.data.synth import generate_ade20k
+from swinseg.evaluation.evaluate import evaluate
 from swinseg.predict import collect_inputs, predict_images
 from swinseg.report import Sample, write_report
+from swinseg.training.config import TrainConfig, load_train_config
+from swinseg.training.loop import train
 
 __all__ = ["demo_config", "run_demo"]
 
 NUM_TRAIN, NUM_VAL, SCENE_SIZE = 256, 32, (128, 128)
+DEMO_RECIPE = Path(__file__).parent / "recipes" / "demo_cpu.yaml"
 
 
 def demo_config(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240) -> TrainConfig:
-    """A small Swin (C=32, depths 2-2-2-2) + UPerNet for the synthetic data; ~1 s an iteration on 2 cores."""
+    """The demo's recipe, :data:`DEMO_RECIPE` (``configs/demo_cpu.yaml`` links to it), with its data and run
+    under ``work_dir`` and ``max_iters`` iterations (evaluated half-way and at the end)."""
     work_dir = Path(work_dir)
-    encoder = SwinConfig(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=7, drop_path_rate=0.1)
-    model = SegmentorConfig(encoder=encoder, decoder="upernet", num_classes=150,
-                            decoder_args={"channels": 64, "pool_scales": [1, 2, 3, 6], "dropout": 0.1},
-                            aux_args={"channels": 32, "num_convs": 1, "in_index": 2, "dropout": 0.1})  # fmt: skip
-    data = DataConfig(dataset="ade20k", root=str(work_dir / "data" / "ADEChallengeData2016"), crop_size=(128, 128),
-                      scale=(256, 128), batch_size=8, num_workers=1)  # fmt: skip
-    return TrainConfig(model=model, data=data, optim=OptimConfig(lr=1e-3, warmup_iters=50),
-                       work_dir=str(work_dir / "run"), max_iters=max_iters, checkpoint_every=40,
-                       eval_every=max(max_iters // 2, 1), log_every=20, amp="off", device="cpu")  # fmt: skip
+    return load_train_config(DEMO_RECIPE, {
+        "data.root": str(work_dir / "data" / "ADEChallengeData2016"),
+        "work_dir": str(work_dir / "run"),
+        "max_iters": max_iters,
+        "eval_every": max(max_iters // 2, 1),
+    })  # fmt: skip
 
 
 def run_demo(work_dir: str | os.PathLike = "swinseg-demo", max_iters: int = 240, num_train: int = NUM_TRAIN,

@@ -1,6 +1,6 @@
 """A results report a person reads: Markdown with a picture grid, a per-class IoU chart and a class legend.
 
-``write_report`` takes metrics from :func:`swinseg.metrics.compute_metrics` and a few samples (image, ground
+``write_report`` takes metrics from :func:`swinseg.evaluation.metrics.compute_metrics` and a few samples (image, ground
 truth, prediction) and writes into one folder::
 
     report.md      summary table, per-class table, links to the pictures, how the numbers were made
@@ -18,10 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from swinseg.data.classes import ClassInfo
 from swinseg.core.atomic_write import atomic_write
+from swinseg.data.classes import ClassInfo
 from swinseg.evaluation.metrics import results_to_markdown
-from swinseg.visualize import colorize, comparison_grid, error_map, iou_bar_chart, legend
+from swinseg.visualize import (
+    colorize,
+    comparison_grid,
+    error_map,
+    iou_bar_chart,
+    legend,
+)
 
 __all__ = ["Sample", "write_report"]
 

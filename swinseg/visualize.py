@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from swinseg.data.classes import ClassInfo
 from swinseg.core.atomic_write import atomic_write
+from swinseg.data.classes import ClassInfo
 
 __all__ = ["colorize", "comparison_grid", "confidence_image", "error_map", "iou_bar_chart", "legend", "overlay"]
 

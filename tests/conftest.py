@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
 from swinseg.models.swin import swin_config
+from tests.blocks import write_blocks_dataset
 
 
 def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -41,3 +44,8 @@ def toy_encoder():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def blocks_dataset(tmp_path_factory) -> Path:
+    return write_blocks_dataset(tmp_path_factory.mktemp("blocks"))

@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from swinseg.training.config import load_train_config
 from swinseg.models.segmentor import SegmentorConfig, build_model
+from swinseg.training.config import load_train_config
 
 CONFIG_DIR = Path(__file__).parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))

@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from swinseg.data import DataConfig, ade20k_classes, ade20k_dataset, eval_transform, generate_ade20k
+from swinseg.checkpoints import load_model, save_checkpoint
+from swinseg.data import (
+    DataConfig,
+    ade20k_classes,
+    ade20k_dataset,
+    eval_transform,
+    generate_ade20k,
+)
 from swinseg.data.synth import SYNTH_CLASSES
-from swinseg.training.config import TrainConfig
 from swinseg.evaluation.evaluate import evaluate
 from swinseg.models import SegmentorConfig, build_model, swin_config
-from swinseg.checkpoints import load_model, save_checkpoint
+from swinseg.training.config import TrainConfig
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore_predictions.ipynb"
 

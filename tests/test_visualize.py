@@ -1,4 +1,4 @@
-"""Pictures: colour lookups, blends, error maps, grids, legends, the IoU chart and the report."""
+"""Pictures: colour lookups, blends, error maps, grids, legends and the IoU chart."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ import numpy as np
 from PIL import Image
 
 from swinseg.data.classes import ClassInfo
-from swinseg.report import Sample, write_report
-from swinseg.visualize import colorize, comparison_grid, confidence_image, error_map, iou_bar_chart, legend, overlay
+from swinseg.visualize import (
+    colorize,
+    comparison_grid,
+    confidence_image,
+    error_map,
+    iou_bar_chart,
+    legend,
+    overlay,
+)
 
 CLASSES = ClassInfo(("sky", "road", "car"), ((10, 20, 30), (40, 50, 60), (70, 80, 90)))
 
@@ -42,15 +49,3 @@ def test_grid_legend_and_chart_sizes(tmp_path):
     assert Image.open(path).format == "PNG"
 
 
-def test_report_writes_markdown_and_pictures(tmp_path):
-    target = np.array([[0, 0, 1], [1, 2, 255]])
-    prediction = np.array([[0, 1, 1], [1, 2, 2]])
-    results = {"aAcc": 80.0, "mIoU": 61.1, "mAcc": 83.3, "mDice": 70.0, "mFscore": 70.0,
-               "per_class": [{"name": n, "IoU": v, "Acc": v, "Dice": v} for n, v in zip(CLASSES.names, (50.0, 66.7, None))]}  # fmt: skip
-    image = np.zeros((2, 3, 3), np.uint8)
-    path = write_report(tmp_path / "r", results, [Sample("a.jpg", image, target, prediction)], CLASSES, details=["model: x"])
-    text = path.read_text()
-    assert "- model: x" in text and "| 61.10 |" in text and "| road | 66.70 |" in text
-    assert "| car |" not in text  # classes absent from ground truth and predictions are left out
-    for name in ("samples.png", "iou.png", "legend.png"):
-        assert (tmp_path / "r" / name).is_file() and f"]({name})" in text

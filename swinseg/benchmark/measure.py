@@ -17,7 +17,7 @@ maps images (B, 3, H, W) to logits):
   ops, norms, pooling or resizing. The pass runs on a copy of the model on the ``meta`` device (no compute).
 * parameters: all of them (``params_m``, millions), and those an inference pass reads
   (``inference_params_m``; a training-only auxiliary head is not among them).
-* scaling: :func:`scaling_curve` times batch-1 passes at several sizes; seconds per megapixel at each, and the
+* scaling: :func:`scaling_summary` of batch-1 passes at several sizes; seconds per megapixel at each, and the
   exponent ``k`` of ``seconds ~ pixels**k`` fitted by least squares in log-log (:func:`fit_scaling_exponent`).
   Swin's windowed attention makes the encoder linear in the number of pixels (k = 1, the paper's claim); the
   UPerNet head's convolutions are linear in pixels too, so the whole model should be close to 1 once fixed
@@ -59,7 +59,6 @@ __all__ = [
     "megapixels",
     "model_memory_mb",
     "profile_forward",
-    "scaling_curve",
     "scaling_summary",
 ]
 
@@ -209,8 +208,6 @@ class MemoryProbe:
             fields["rss_start_mb"] = round(self.start_mb, 1)
             fields["rss_growth_mb"] = round(max(peak_mb - self.start_mb, 0.0), 1)
         return fields
-
-
 
 
 def model_memory_mb(record: dict) -> float | None:
@@ -388,27 +385,8 @@ def scaling_summary(points: Sequence[dict], gflops: Sequence[float] | None = Non
     return record
 
 
-def scaling_curve(
-    model: nn.Module,
-    sizes: Sequence[Size] = (256, 512, 1024, 2048),
-    warmup: int = 1,
-    runs: int = 3,
-    device: str | torch.device = "cpu",
-) -> dict:
-    """Time the model at batch 1 at each size (square when an int) and fit how the cost grows: see
-    :func:`scaling_summary`."""
-    points = [measure_latency(model, size, 1, warmup, runs, device) for size in sizes]
-    return scaling_summary(points, [count_flops(model, size) / 1e9 for size in sizes])
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Markdown
 # ----------------------------------------------------------------------------------------------------------
-
-
-
-
-
-
 
 

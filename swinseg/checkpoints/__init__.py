@@ -9,7 +9,12 @@ resumable training state.
 - ``training_state``: ``last.pt``, everything needed to resume a run exactly.
 """
 
-from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint, load_model, resolve_checkpoint
+from swinseg.checkpoints.loading import (
+    LoadedCheckpoint,
+    load_checkpoint,
+    load_model,
+    resolve_checkpoint,
+)
 from swinseg.checkpoints.reading import CheckpointError, read_checkpoint
 from swinseg.checkpoints.saving import convert_checkpoint, save_checkpoint
 

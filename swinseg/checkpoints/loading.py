@@ -15,7 +15,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from swinseg.checkpoints.architecture import infer_segmentor_config, infer_smp_config, infer_swin_config
+from swinseg.checkpoints.architecture import (
+    infer_segmentor_config,
+    infer_smp_config,
+    infer_swin_config,
+)
 from swinseg.checkpoints.formats import CONVERTERS, ENCODER_ONLY_FORMATS
 from swinseg.checkpoints.reading import CheckpointError, RawCheckpoint, read_checkpoint
 from swinseg.core.processes import pick_device

@@ -1,7 +1,7 @@
 """Training checkpoints: everything needed to continue a run exactly where it stopped.
 
 ``last.pt`` holds model, optimizer, scheduler and grad-scaler states, the iteration (which fixes the data-order
-position, see :mod:`swinseg.engine.distributed`), the RNG states of every process, the best validation mIoU so
+position, see :mod:`swinseg.training.distributed`), the RNG states of every process, the best validation mIoU so
 far and the resolved config as JSON. It is plain tensors and Python values, written atomically (temp file +
 rename) and read back with ``torch.load(weights_only=True)``: nothing is unpickled.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swinseg.core.errors import first_line
 from swinseg.core.atomic_write import atomic_write
+from swinseg.core.errors import first_line
 
 __all__ = ["load_training_state", "restore_rng_state", "rng_state", "save_training_state"]
 

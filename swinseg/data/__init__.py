@@ -9,7 +9,13 @@ from swinseg.data.classes import (
     voc_classes,
 )
 from swinseg.data.config import DataConfig, build_dataset
-from swinseg.data.datasets import SegmentationDataset, ade20k_dataset, cityscapes_dataset, folder_dataset, voc_dataset
+from swinseg.data.datasets import (
+    SegmentationDataset,
+    ade20k_dataset,
+    cityscapes_dataset,
+    folder_dataset,
+    voc_dataset,
+)
 from swinseg.data.io import DataError, read_image, read_mask, write_label_png
 from swinseg.data.synth import generate_ade20k
 from swinseg.data.transforms import eval_transform, train_transform

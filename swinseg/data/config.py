@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from swinseg.core.config_keys import check_known_keys
 from swinseg.data.classes import load_classes_file
-from swinseg.data.datasets import SegmentationDataset, ade20k_dataset, cityscapes_dataset, folder_dataset, voc_dataset
+from swinseg.data.datasets import (
+    SegmentationDataset,
+    ade20k_dataset,
+    cityscapes_dataset,
+    folder_dataset,
+    voc_dataset,
+)
 from swinseg.data.transforms import eval_transform, train_transform
 
 __all__ = ["DataConfig", "build_dataset"]

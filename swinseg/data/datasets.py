@@ -21,8 +21,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from swinseg.data.classes import ClassInfo, ade20k_classes, cityscapes_classes, voc_classes
-from swinseg.data.io import DataError, apply_reduce_zero_label, files_by_stem, image_size, read_image, read_mask
+from swinseg.data.classes import (
+    ClassInfo,
+    ade20k_classes,
+    cityscapes_classes,
+    voc_classes,
+)
+from swinseg.data.io import (
+    DataError,
+    apply_reduce_zero_label,
+    files_by_stem,
+    image_size,
+    read_image,
+    read_mask,
+)
 from swinseg.data.transforms import seed_transform
 
 __all__ = [

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from swinseg.data.datasets import SegmentationDataset
 from swinseg.core.processes import DistInfo, shard
+from swinseg.data.datasets import SegmentationDataset
+from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 from swinseg.inference.logits import predict_logits
 from swinseg.models.inference_config import InferenceConfig
-from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 
 __all__ = ["evaluate"]
 

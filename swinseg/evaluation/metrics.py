@@ -4,8 +4,7 @@
 evaluating a whole dataset costs (K, K + 1) integers. Its per-class areas are exactly those of mmsegmentation's
 ``IoUMetric.intersect_and_union`` summed over images; ``compute_metrics`` turns them into the numbers of
 ``IoUMetric.total_area_to_metrics`` (aAcc, mIoU, mAcc, mDice, mFscore, mPrecision, mRecall, in percent, not rounded)
-and optionally the ADE20K devkit's mean IoU. ``score_folder`` scores label PNGs written by any model against the
-annotations, as the ADE20K devkit does.
+and optionally the ADE20K devkit's mean IoU (:mod:`swinseg.evaluation.score_folder` scores label PNGs with them).
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from swinseg.core.json_values import finite_json
 
-__all__ = ["ConfusionMatrix", "compute_metrics", "results_to_markdown", "score_folder"]
+__all__ = ["ConfusionMatrix", "compute_metrics", "results_to_markdown"]
 
 SUMMARY_KEYS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "mPrecision", "mRecall")
 CLASS_KEYS = ("IoU", "Acc", "Dice", "Fscore", "Precision", "Recall")
@@ -87,7 +87,6 @@ class ConfusionMatrix:
         self.counts += other.counts
         return self
 
-    merge = __iadd__
 
     @property
     def matrix(self) -> torch.Tensor:
@@ -136,8 +135,9 @@ def _areas(source: ConfusionMatrix | torch.Tensor | np.ndarray | Sequence) -> Ar
     return tuple(torch.as_tensor(a).double().cpu().numpy().reshape(-1) for a in source)  # type: ignore[return-value]
 
 
-def _json(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def _percent(x: float) -> float | None:
+    """A fraction as a JSON percentage: NaN (0/0) -> None."""
+    return finite_json(float(100 * x))
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -182,14 +182,14 @@ def compute_metrics(
             "Recall": recall,
         }
         a_acc = inter.sum() / label.sum() if label.sum() > 0 else math.nan
-    results: dict = {"aAcc": _json(100 * a_acc)}
+    results: dict = {"aAcc": _percent(a_acc)}
     for key, values in per_class.items():
-        results["m" + key] = _json(100 * _nanmean(values))
+        results["m" + key] = _percent(_nanmean(values))
     if devkit:
-        results["mIoU_devkit"] = _json(100 * float(np.mean(inter / (union + np.spacing(1)))))
+        results["mIoU_devkit"] = _percent(float(np.mean(inter / (union + np.spacing(1)))))
     results["num_classes"] = k
     results["per_class"] = [
-        {"name": names[c], **{key: _json(100 * values[c]) for key, values in per_class.items()},
+        {"name": names[c], **{key: _percent(values[c]) for key, values in per_class.items()},
          "area_intersect": int(inter[c]), "area_union": int(union[c]),
          "area_pred": int(pred[c]), "area_label": int(label[c])}
         for c in range(k)

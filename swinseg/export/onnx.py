@@ -32,8 +32,8 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from swinseg.core.errors import first_line
 from swinseg.core.atomic_write import atomic_write
+from swinseg.core.errors import first_line
 from swinseg.models.segmentor import SwinsegModel
 
 __all__ = ["DEFAULT_OPSET", "INPUT_NAME", "OUTPUT_NAME", "check_onnx", "export_onnx", "require"]
@@ -220,7 +220,10 @@ def _save(proto, path: Path, scratch: Path, external: bool) -> None:
     whose weights are missing or half written. A stale data file of an earlier, bigger export is removed.
     """
     import onnx
-    from onnx.external_data_helper import convert_model_to_external_data, write_external_data_tensors
+    from onnx.external_data_helper import (
+        convert_model_to_external_data,
+        write_external_data_tensors,
+    )
 
     data_path = external_data_path(path)
     if external:

@@ -9,12 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from swinseg.core.memory import BOUNDARY_CHUNK_ELEMENTS, RESIZED_CHUNK_ELEMENTS, SLAB_ELEMENTS
-from swinseg.models.ops.resize import bilinear_sources, interpolation_matrix, resize, rows_read
+from swinseg.core.memory import (
+    BOUNDARY_CHUNK_ELEMENTS,
+    RESIZED_CHUNK_ELEMENTS,
+    SLAB_ELEMENTS,
+)
+from swinseg.models.ops.resize import (
+    bilinear_sources,
+    interpolation_matrix,
+    resize,
+    rows_read,
+)
 
 __all__ = ["labels_from_scores", "resized_argmax"]
-
-
 
 
 def _resized_argmax_by_row_slabs(
@@ -97,10 +104,10 @@ def labels_from_scores(
     (K, H, W) float16 or None, all at ``out_size`` = (H, W).
 
     Logits (``are_probs=False``) are resized to ``out_size`` (bilinear, align_corners False, as
-    :func:`swinseg.engine.inference.predict_logits`) a few classes at a time, keeping a running maximum, argmax
+    :func:`swinseg.inference.logits.predict_logits`) a few classes at a time, keeping a running maximum, argmax
     (the first class on ties, as ``argmax``) and log-sum-exp, so memory stays near ``max_elements`` values
     whatever the number of classes; the labels equal ``predict_logits(...).argmax(1)`` (labels alone come from
-    :func:`swinseg.engine.inference.resized_argmax`, which resizes boundary pixels only). Confidence is the top
+    :func:`resized_argmax`, which resizes boundary pixels only). Confidence is the top
     softmax probability; ``probs`` takes a second pass. Probabilities (``are_probs=True``, TTA) must already be
     at ``out_size``.
     """

@@ -16,15 +16,6 @@ from swinseg.inference.whole import run_model
 __all__ = ["slide_inference", "slide_labels", "window_starts"]
 
 
-
-
-
-
-
-
-
-
-
 def window_starts(size: int, crop: int, stride: int) -> list[int]:
     """Start offsets of mmsegmentation's sliding windows along one axis: ``max(size - crop + stride - 1, 0) //
     stride + 1`` windows every ``stride`` pixels, the last ones moved back to end at the border (a crop larger
@@ -37,8 +28,8 @@ def slide_inference(
     model: nn.Module,
     images: Tensor,
     num_classes: int,
-    crop_size: tuple[int, int] = (512, 512),
-    stride: tuple[int, int] = (341, 341),
+    crop_size: tuple[int, int],
+    stride: tuple[int, int],
 ) -> Tensor:
     """(B, 3, H, W) -> logits (B, K, H, W) from overlapping ``crop_size`` windows, as ``EncoderDecoder.
     slide_inference``: the logits of each window are added at its place and divided by how many windows cover each
@@ -85,8 +76,8 @@ def slide_labels(
     model: nn.Module,
     images: Tensor,
     num_classes: int,
-    crop_size: tuple[int, int] = (512, 512),
-    stride: tuple[int, int] = (341, 341),
+    crop_size: tuple[int, int],
+    stride: tuple[int, int],
 ) -> Tensor:
     """``slide_inference(...).argmax(1)`` without holding the logits of the whole image: (B, 3, H, W) -> labels
     (B, H, W), uint8 for up to 256 classes (int32 above). The same labels: the same sums in the same order.
@@ -133,13 +124,5 @@ def slide_labels(
                 del crop_logits, final, kept  # none of them held through the next window's forward pass
             carried = bottom - next_top
     return labels
-
-
-
-
-
-
-
-
 
 

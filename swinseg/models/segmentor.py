@@ -17,12 +17,12 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from swinseg.core.config_keys import check_known_keys
-from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
 from swinseg.models.heads.fcn import FCNHead
 from swinseg.models.heads.swin_unet import SwinUnetHead
 from swinseg.models.heads.uper import UPerHead
 from swinseg.models.ops.resize import resize
 from swinseg.models.smp_model import SmpSegmentor
+from swinseg.models.swin import SWIN_VARIANTS, SwinConfig, SwinTransformer
 
 __all__ = ["DECODERS", "Segmentor", "SegmentorConfig", "SmpSegmentor", "SwinsegModel", "build_model"]
 
@@ -86,7 +86,7 @@ class Segmentor(nn.Module):
 
     In training mode it returns the heads' logits at their own strides (UPerNet's at H/4, the auxiliary
     head's at H/16), ``(logits, aux_logits)`` with an auxiliary head: like mmseg's decode heads, the loss
-    resizes them to the labels (:func:`swinseg.engine.losses.build_loss`), without holding the full-size maps.
+    resizes them to the labels (:func:`swinseg.training.losses.build_loss`), without holding the full-size maps.
     """
 
     def __init__(
@@ -136,7 +136,9 @@ def _upernet(config: SegmentorConfig) -> nn.Module:
 
 
 def _unet(config: SegmentorConfig) -> nn.Module:
-    from swinseg.models.heads.unet import UnetHead  # smp's U-Net decoder: smp is imported when one is built
+    from swinseg.models.heads.unet import (
+        UnetHead,  # smp's U-Net decoder: smp is imported when one is built
+    )
 
     return UnetHead(config.encoder.channels, config.num_classes, **config.decoder_args)
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
+
 from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint
 from swinseg.core.config_keys import check_known_keys
 from swinseg.core.errors import first_line

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
-from swinseg.core.processes import DistInfo
 from torch import nn
+
+from swinseg.core.processes import DistInfo
 
 __all__ = ["StreamSampler", "SyncBatchNormCPU", "convert_sync_batchnorm"]
 

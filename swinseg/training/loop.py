@@ -31,6 +31,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
 from swinseg.checkpoints.loading import load_model
 from swinseg.checkpoints.saving import save_checkpoint
 from swinseg.checkpoints.training_state import (
@@ -49,9 +53,6 @@ from swinseg.training.config import TrainConfig
 from swinseg.training.distributed import StreamSampler, convert_sync_batchnorm
 from swinseg.training.losses import build_loss
 from swinseg.training.optim import build_optimizer, lr_factor
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 __all__ = ["TrainResult", "TrainingDiverged", "train"]
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
 from swinseg.core.memory import SLAB_ELEMENTS
 from swinseg.models.ops.resize import interpolation_matrix, resize, rows_read
 from swinseg.training.config import TrainConfig
 
 __all__ = ["build_loss", "upsampled_cross_entropy"]
-
 
 
 class _UpsampledCrossEntropy(torch.autograd.Function):

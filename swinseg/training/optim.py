@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from swinseg.training.config import OptimConfig
 from torch import nn
+
+from swinseg.training.config import OptimConfig
 
 __all__ = ["NO_DECAY_KEYS", "build_optimizer", "lr_factor"]
 

@@ -11,7 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from swinseg.data.classes import ClassInfo, ade20k_classes, cityscapes_classes, voc_classes
+from swinseg.data.classes import (
+    ClassInfo,
+    ade20k_classes,
+    cityscapes_classes,
+    voc_classes,
+)
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.datasets import (
     SegmentationDataset,

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swinseg.data.io import DataError, atomic_write, read_image, read_mask, write_label_png
+from swinseg.data.io import (
+    DataError,
+    atomic_write,
+    read_image,
+    read_mask,
+    write_label_png,
+)
 
 ORIENTATION = 0x0112
 

@@ -12,7 +12,13 @@ from PIL import Image
 
 from swinseg.data.classes import ade20k_classes
 from swinseg.data.io import read_image, read_mask
-from swinseg.data.synth import GENERATOR_VERSION, SYNTH_CLASSES, generate_ade20k, render_scene, scene_seed
+from swinseg.data.synth import (
+    GENERATOR_VERSION,
+    SYNTH_CLASSES,
+    generate_ade20k,
+    render_scene,
+    scene_seed,
+)
 
 SIZE = (128, 128)
 RAW = {name: ade20k_classes().names.index(name) + 1 for name in SYNTH_CLASSES}  # annotation value of each class

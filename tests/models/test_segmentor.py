@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.models.heads.uper import UPerHead
 from tests.conftest import max_abs_diff, randomize_
 
 
@@ -36,7 +35,7 @@ def training_loss(logits: torch.Tensor, aux: torch.Tensor, target: torch.Tensor)
 def test_training_returns_both_heads_logits_at_their_strides_and_backpropagates():
     model = build_model(config("upernet", aux_args={"channels": 16})).train()
     logits, aux = model(torch.randn(2, 3, 64, 96))
-    assert logits.shape == (2, 5, 16, 24)  # stride 4: the loss resizes (swinseg.engine.losses)
+    assert logits.shape == (2, 5, 16, 24)  # stride 4: the loss resizes (swinseg.training.losses)
     assert aux.shape == (2, 5, 4, 6)  # stride 16
     target = torch.randint(0, 5, (2, 64, 96))
     loss = training_loss(logits, aux, target)
@@ -50,27 +49,6 @@ def test_auxiliary_head_reads_stage_3_with_256_channels_by_default():
     first = model.auxiliary_head.convs[0].conv
     assert (first.in_channels, first.out_channels) == (64, 256)
     assert model.decode_head.fpn_bottleneck.conv.out_channels == 512
-
-
-def reference_uper_head(head: UPerHead, feats: list[torch.Tensor]) -> torch.Tensor:
-    """mmsegmentation's UPerHead.forward written out with the same modules (PPM, top-down, FPN, fuse)."""
-    def up(x, like):
-        return F.interpolate(x, size=like.shape[2:], mode="bilinear", align_corners=False)
-
-    c4 = feats[3]
-    psp = head.bottleneck(torch.cat([c4] + [up(m(c4), c4) for m in head.psp_modules], 1))
-    p3 = head.lateral_convs[2](feats[2]) + up(psp, feats[2])
-    p2 = head.lateral_convs[1](feats[1]) + up(p3, feats[1])
-    p1 = head.lateral_convs[0](feats[0]) + up(p2, feats[0])
-    outs = [head.fpn_convs[0](p1), up(head.fpn_convs[1](p2), p1), up(head.fpn_convs[2](p3), p1), up(psp, p1)]
-    return head.conv_seg(head.fpn_bottleneck(torch.cat(outs, 1)))
-
-
-def test_uper_head_flow():
-    head = randomize_(UPerHead([16, 32, 64, 128], num_classes=5, channels=32)).eval()
-    feats = [torch.randn(1, c, 40 // s, 52 // s) for c, s in zip([16, 32, 64, 128], [1, 2, 4, 8])]
-    with torch.no_grad():
-        assert max_abs_diff(head(feats), reference_uper_head(head, feats)) < 1e-5
 
 
 def test_unknown_decoder_is_a_clear_error():

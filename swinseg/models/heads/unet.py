@@ -14,7 +14,6 @@ import torch
 from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from torch import nn
 
-
 __all__ = ["UnetHead"]
 
 
@@ -51,7 +50,5 @@ class UnetHead(nn.Module):
         full = s4.new_empty(B, 0, 4 * h, 4 * w)
         half = s4.new_empty(B, 0, 2 * h, 2 * w)
         return self.conv_seg(self.decoder([full, half, *features]))
-
-
 
 

@@ -1,3 +1,6 @@
+"""evaluate(): the same numbers as predictions made and scored by hand; flip, TTA and sliding windows run through
+the dataset."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +13,8 @@ from swinseg.data.datasets import folder_dataset
 from swinseg.data.io import read_image, write_label_png
 from swinseg.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
 from swinseg.evaluation.evaluate import evaluate
-from swinseg.inference import InferenceConfig
 from swinseg.evaluation.score_folder import score_folder
+from swinseg.inference import InferenceConfig
 
 
 @pytest.fixture

@@ -21,21 +21,19 @@ import torch
 from PIL import Image
 
 import swinseg.inference.strategy as strategy_module
+from swinseg.checkpoints.loading import load_model
+from swinseg.checkpoints.saving import save_checkpoint
 from swinseg.cli import main
 from swinseg.data.classes import ClassInfo
 from swinseg.data.config import DataConfig
 from swinseg.data.io import read_image
 from swinseg.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
-from swinseg.training.config import TrainConfig
 from swinseg.inference import InferenceConfig, predict_logits
-from swinseg.models.segmentor import Segmentor
-from swinseg.models.segmentor import SegmentorConfig, build_model
-from swinseg.models.swin import swin_config
 from swinseg.models.inference_config import TTA_SCALES
-from swinseg.predict import collect_inputs, predict_images
-from swinseg.inference.labels import labels_from_scores
-from swinseg.checkpoints.loading import load_model
-from swinseg.checkpoints.saving import save_checkpoint
+from swinseg.models.segmentor import Segmentor, SegmentorConfig, build_model
+from swinseg.models.swin import swin_config
+from swinseg.predict import predict_images
+from swinseg.training.config import TrainConfig
 from tests.conftest import randomize_
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,50 +172,6 @@ def _assert_argmax(labels: np.ndarray, logits: torch.Tensor, name: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
-
-
-def test_collect_inputs_files_folders_globs_and_output_names(tmp_path, monkeypatch):
-    for name in ["day1/a.jpg", "day1/sub/b.PNG", "day1/.c.jpg", "day1/.cache/d.jpg", "day1/notes.txt",
-                 "day2/a.jpg", "day2/a.png", "day2/e.webp", "loose/x.tif", "loose/out/old.png"]:  # fmt: skip
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
-    monkeypatch.chdir(tmp_path)
-
-    pairs = collect_inputs(["day1"])
-    assert pairs == [(Path("day1/a.jpg"), Path("a")), (Path("day1/sub/b.PNG"), Path("sub/b"))]  # hidden left out
-
-    # two folders: names relative to their common folder, so day1/a and day2/a stay apart; a.jpg + a.png in one
-    # folder keep their suffix; duplicates (day1 given twice, day1/a.jpg as well) counted once; sorted
-    pairs = collect_inputs(["day2", "day1", "day1/a.jpg", "./day1"])
-    assert [s.as_posix() for _, s in pairs] == ["day1/a", "day1/sub/b", "day2/a_jpg", "day2/a_png", "day2/e"]
-    assert pairs[2][0] == Path("day2/a.jpg")
-
-    # a pattern's base is its folder part before the first wildcard; a matched folder is searched
-    assert [s.as_posix() for _, s in collect_inputs(["day*/a.*"])] == ["day1/a", "day2/a_jpg", "day2/a_png"]
-    assert [s.as_posix() for _, s in collect_inputs(["**/*.tif"])] == ["loose/x"]
-    assert [s.as_posix() for _, s in collect_inputs(["loose/*"], exclude="loose/out")] == ["x"]
-    assert [s.as_posix() for _, s in collect_inputs(["loose"], exclude="loose/out")] == ["x"]
-    assert collect_inputs(["day1/notes.txt"]) == [(Path("day1/notes.txt"), Path("notes"))]  # a file is a file
-
-    with pytest.raises(ValueError, match=r"^nowhere/a\.jpg: no such file or directory$"):
-        collect_inputs(["day1", "nowhere/a.jpg"])
-    with pytest.raises(ValueError, match=r"^day1/\*\.gif: no images match this pattern$"):
-        collect_inputs(["day1/*.gif"])
-    with pytest.raises(ValueError, match=r"^loose/out: no images in this folder"):
-        collect_inputs(["loose/out"], exclude="loose/out")
-
-
-def test_chunked_labels_confidence_and_probs_equal_the_direct_computation():
-    logits = torch.randn(7, 9, 11)
-    full = torch.nn.functional.interpolate(logits[None], size=(20, 23), mode="bilinear", align_corners=False)[0]
-    for budget in (1, 3 * 20 * 23, 10**9):  # one class, three classes, all classes at a time
-        labels, conf, probs = labels_from_scores(logits, (20, 23), confidence=True, probs=True, max_elements=budget)
-        assert labels.dtype == np.uint8 and np.array_equal(labels, full.argmax(0).numpy())
-        np.testing.assert_allclose(conf, full.softmax(0).max(0).values.numpy(), rtol=1e-5)
-        assert probs.dtype == np.float16 and probs.shape == (7, 20, 23)
-        np.testing.assert_allclose(probs.astype(np.float32), full.softmax(0).numpy(), atol=1e-3)
-    tie = torch.zeros(3, 4, 4)  # equal scores: the first class, as argmax
-    assert (labels_from_scores(tie, (4, 4), max_elements=16)[0] == 0).all()
 
 
 def test_labels_equal_predict_logits_at_the_original_size(workspace, first_run):

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import swinseg.export.onnx
+from swinseg.checkpoints.saving import save_checkpoint
 from swinseg.cli import main
 from swinseg.export.onnx import check_onnx, export_onnx, external_data_path
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.checkpoints.saving import save_checkpoint
 from tests.conftest import randomize_
 
 onnx = pytest.importorskip("onnx")

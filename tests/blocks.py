@@ -1,4 +1,5 @@
-"""A tiny folder dataset and training config for the engine tests (64 px images, 4 classes, toy Swin)."""
+"""A tiny folder dataset and training config for the training, evaluation and CLI tests (72x88 images, 4 classes,
+toy Swin); the ``blocks_dataset`` fixture (tests/conftest.py) writes it once a session."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from swinseg.data.config import DataConfig
-from swinseg.training.config import OptimConfig, TrainConfig
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
+from swinseg.training.config import OptimConfig, TrainConfig
 
 
 def write_blocks_dataset(root: Path, n_train: int = 8, n_val: int = 2, size: tuple[int, int] = (72, 88)) -> Path:
@@ -37,11 +37,6 @@ def write_blocks_dataset(root: Path, n_train: int = 8, n_val: int = 2, size: tup
             Image.fromarray(mask).save(root / split / "ann" / f"{i}.png")
     (root / "classes.json").write_text(json.dumps({"classes": ["background", "red", "green", "blue"]}))
     return root
-
-
-@pytest.fixture(scope="session")
-def blocks_dataset(tmp_path_factory) -> Path:
-    return write_blocks_dataset(tmp_path_factory.mktemp("blocks"))
 
 
 def tiny_config(data_root: Path, work_dir: Path, decoder: str = "upernet", **overrides) -> TrainConfig:

@@ -1,5 +1,5 @@
-"""``swinseg benchmark``: the measuring functions against numbers worked out by hand, and the command end to end
-on a toy model, with the Hugging Face and smp peers built at the same architecture (random weights)."""
+"""``swinseg benchmark`` end to end: JSON lines, peers of the same architecture, comparisons, scaling, the table,
+output files, errors and the mIoU record."""
 
 from __future__ import annotations
 
@@ -11,20 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
-from swinseg.benchmark.measure import (
-    count_flops,
-    fit_scaling_exponent,
-    measure_latency,
-    profile_forward,
-    scaling_summary,
-)
-from swinseg.benchmark.peers import PeerUnavailable, build_peer
+from swinseg.checkpoints.saving import save_checkpoint
 from swinseg.cli import main
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.models.swin import swin_config
-from swinseg.checkpoints.saving import save_checkpoint
 
 # swin_toy (C=16, depths 2-2-2-2, heads 1-2-2-4), window 7, UPerNet with 16 channels, an auxiliary head, 5 classes
 TINY_YAML = """
@@ -67,74 +58,6 @@ def by_kind(records: list[dict], kind: str) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------------
 # Library
 # ----------------------------------------------------------------------------------------------------------
-
-
-def test_count_flops_matches_a_hand_count():
-    h, w = 10, 12
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * h * w, 5))
-    conv = 2 * (h * w * 8) * (3 * 3 * 3)  # 2 FLOPs per multiply-add: each output value sums 3x3x3 products
-    linear = 2 * (8 * h * w) * 5
-    assert count_flops(model, (h, w)) == conv + linear
-    assert count_flops(model, (h, w), batch=3) == 3 * (conv + linear)
-
-
-def test_inference_params_leave_out_modules_that_do_not_run():
-    class WithUnusedHead(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = nn.Conv2d(3, 4, 1)  # 16 parameters
-            self.unused = nn.Linear(100, 100)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.conv(x)
-
-    assert profile_forward(WithUnusedHead(), 8) == {"flops": 2 * 8 * 8 * 4 * 3, "inference_params": 16}
-
-
-def test_scaling_exponent_fits_a_known_power_law():
-    pixels = [256**2, 512**2, 1024**2, 2048**2]
-    assert fit_scaling_exponent(pixels, [3e-9 * p**1.3 for p in pixels]) == pytest.approx(1.3, abs=1e-9)
-    # seconds proportional to pixels: exponent 1 and the same seconds per megapixel at every size
-    points = [{"size": [s, s], "latency_ms_p50": 40.0 * (s / 256) ** 2, "peak_rss_mb": 1.0} for s in (256, 512, 1024)]
-    summary = scaling_summary(points, gflops=[10.0, 40.0, 160.0])
-    assert summary["exponent"] == pytest.approx(1.0) and summary["flops_exponent"] == pytest.approx(1.0)
-    assert summary["s_per_mp"] == pytest.approx([0.04 / 0.065536] * 3)
-    with pytest.raises(ValueError, match="two different sizes"):
-        fit_scaling_exponent([100, 100], [1.0, 2.0])
-
-
-def test_measure_latency_fields():
-    result = measure_latency(build_model(TOY), 64, batch=2, warmup=1, runs=3)
-    assert result["size"] == [64, 64] and result["batch"] == 2 and result["runs"] == 3
-    assert 0 < result["latency_ms_min"] <= result["latency_ms_p50"] <= result["latency_ms_p90"]
-    assert result["img_per_s"] == pytest.approx(2 / (result["latency_ms_p50"] / 1000))
-    if Path("/proc/self/clear_refs").exists():  # Linux: the peak RSS of this measurement
-        assert result["memory"] == "process_peak_rss"
-        assert result["peak_rss_mb"] >= result["rss_start_mb"] > 0 and result["rss_growth_mb"] >= 0
-
-
-def test_peers_are_skipped_with_a_reason(monkeypatch):
-    swin_unet = SegmentorConfig(encoder=swin_config("swin_toy"), decoder="swin_unet", num_classes=5)
-    for peer in ("huggingface", "smp"):
-        with pytest.raises(PeerUnavailable, match="no counterpart for decoder 'swin_unet'"):
-            build_peer(peer, swin_unet)
-    import importlib.util
-
-    real_find_spec = importlib.util.find_spec
-    no_transformers = lambda name, *a: None if name == "transformers" else real_find_spec(name, *a)  # noqa: E731
-    monkeypatch.setattr(importlib.util, "find_spec", no_transformers)
-    with pytest.raises(PeerUnavailable, match="transformers is not installed"):
-        build_peer("huggingface", SegmentorConfig(encoder=swin_config("swin_toy"), num_classes=5))
-
-
-def test_smp_unet_peer_is_the_same_architecture():
-    config = SegmentorConfig(encoder=swin_config("swin_toy"), decoder="unet", num_classes=5,
-                             decoder_args={"decoder_channels": [32, 16, 16, 8, 8]}, aux_head=False)  # fmt: skip
-    ours, peer = build_model(config).eval(), build_peer("smp", config)
-    out_norms = sum(p.numel() for p in ours.backbone.out_norms.parameters())  # timm's Swin has none
-    assert profile_forward(peer, 64)["inference_params"] == profile_forward(ours, 64)["inference_params"] - out_norms
-    with torch.inference_mode():
-        assert peer(torch.randn(1, 3, 64, 96)).shape == (1, 5, 64, 96)
 
 
 # ----------------------------------------------------------------------------------------------------------

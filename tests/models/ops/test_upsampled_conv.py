@@ -6,9 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from swinseg.models.ops.upsampled_conv import add_upsampled_conv3x3_, integer_factors, phase_coefficients
 from swinseg.models.heads.uper import UPerHead
 from swinseg.models.ops.resize import resize
+from swinseg.models.ops.upsampled_conv import (
+    add_upsampled_conv3x3_,
+    integer_factors,
+    phase_coefficients,
+)
 
 
 def upsample_then_conv(x: torch.Tensor, weight: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -9,11 +9,11 @@ import numpy as np
 from swinseg.data.config import DataConfig
 from swinseg.data.datasets import ade20k_dataset
 from swinseg.data.synth import generate_ade20k
-from swinseg.training.config import OptimConfig, TrainConfig
-from swinseg.training.loop import train
 from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
+from swinseg.training.config import OptimConfig, TrainConfig
+from swinseg.training.loop import train
 
 
 def majority_class_miou(root) -> float:

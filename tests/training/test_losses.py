@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 
 import swinseg.training.losses as losses
-from swinseg.training.config import TrainConfig
-from swinseg.training.losses import build_loss, upsampled_cross_entropy
 from swinseg.models.ops.resize import interpolation_matrix
 from swinseg.models.segmentor import SegmentorConfig
 from swinseg.models.swin import swin_config
+from swinseg.training.config import TrainConfig
+from swinseg.training.losses import build_loss, upsampled_cross_entropy
 
 
 def up(logits: torch.Tensor, size) -> torch.Tensor:

@@ -1,0 +1,83 @@
+"""The measuring functions (FLOPs, parameters read, scaling exponent, latency fields) against numbers worked out
+by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from swinseg.benchmark.measure import (
+    count_flops,
+    fit_scaling_exponent,
+    measure_latency,
+    profile_forward,
+    scaling_summary,
+)
+from swinseg.models.segmentor import SegmentorConfig, build_model
+from swinseg.models.swin import swin_config
+
+TOY = SegmentorConfig(encoder=swin_config("swin_toy"), num_classes=5, decoder_args={"channels": 16}, aux_head=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Library
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_count_flops_matches_a_hand_count():
+    h, w = 10, 12
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * h * w, 5))
+    conv = 2 * (h * w * 8) * (3 * 3 * 3)  # 2 FLOPs per multiply-add: each output value sums 3x3x3 products
+    linear = 2 * (8 * h * w) * 5
+    assert count_flops(model, (h, w)) == conv + linear
+    assert count_flops(model, (h, w), batch=3) == 3 * (conv + linear)
+
+
+def test_inference_params_leave_out_modules_that_do_not_run():
+    class WithUnusedHead(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)  # 16 parameters
+            self.unused = nn.Linear(100, 100)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x)
+
+    assert profile_forward(WithUnusedHead(), 8) == {"flops": 2 * 8 * 8 * 4 * 3, "inference_params": 16}
+
+
+def test_scaling_exponent_fits_a_known_power_law():
+    pixels = [256**2, 512**2, 1024**2, 2048**2]
+    assert fit_scaling_exponent(pixels, [3e-9 * p**1.3 for p in pixels]) == pytest.approx(1.3, abs=1e-9)
+    # seconds proportional to pixels: exponent 1 and the same seconds per megapixel at every size
+    points = [{"size": [s, s], "latency_ms_p50": 40.0 * (s / 256) ** 2, "peak_rss_mb": 1.0} for s in (256, 512, 1024)]
+    summary = scaling_summary(points, gflops=[10.0, 40.0, 160.0])
+    assert summary["exponent"] == pytest.approx(1.0) and summary["flops_exponent"] == pytest.approx(1.0)
+    assert summary["s_per_mp"] == pytest.approx([0.04 / 0.065536] * 3)
+    with pytest.raises(ValueError, match="two different sizes"):
+        fit_scaling_exponent([100, 100], [1.0, 2.0])
+
+
+def test_measure_latency_fields():
+    result = measure_latency(build_model(TOY), 64, batch=2, warmup=1, runs=3)
+    assert result["size"] == [64, 64] and result["batch"] == 2 and result["runs"] == 3
+    assert 0 < result["latency_ms_min"] <= result["latency_ms_p50"] <= result["latency_ms_p90"]
+    assert result["img_per_s"] == pytest.approx(2 / (result["latency_ms_p50"] / 1000))
+    if Path("/proc/self/clear_refs").exists():  # Linux: the peak RSS of this measurement
+        assert result["memory"] == "process_peak_rss"
+        assert result["peak_rss_mb"] >= result["rss_start_mb"] > 0 and result["rss_growth_mb"] >= 0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command, with peers
+# ----------------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command: checkpoints, files, errors, data
+# ----------------------------------------------------------------------------------------------------------
+
+
