@@ -141,14 +141,20 @@ class _Progress:
 
     def __init__(self, info: DistInfo, show: bool):
         self.summary = PredictSummary()
-        self.bar = tqdm(desc="predict", unit="img", disable=not (show and info.is_main), file=sys.stderr,
-                        dynamic_ncols=True)  # fmt: skip
+        self.show = show and info.is_main
+        self.bar: tqdm | None = None  # started once the number of images to predict is known
         self.pending: deque[tuple[Path, Future]] = deque()  # writes in flight, oldest first
 
-    def fail(self, path: Path, reason: str, counted: bool = True) -> None:
+    def start(self, to_predict: int) -> None:
+        """The bar over every image still to do; those that already failed (unreadable headers) count as done."""
+        done = len(self.summary.failed)
+        self.bar = tqdm(total=done + to_predict, initial=done, desc="predict", unit="img", disable=not self.show,
+                        file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+
+    def fail(self, path: Path, reason: str) -> None:
         self.summary.failed.append((path, reason))
         tqdm.write(f"{path}: {reason}", file=sys.stderr)
-        if counted:
+        if self.bar is not None:
             self.bar.update(1)
 
     def finish(self, limit: int) -> None:
@@ -187,7 +193,7 @@ def _with_sizes(todo: list[tuple[Path, dict[str, Path]]], scale: tuple[int, int]
     for index, size in zip(mine, pool.map(_read_size, [todo[i][0] for i in mine])):
         sizes[index] = size
         if isinstance(size, str):
-            progress.fail(todo[index][0], size, counted=False)
+            progress.fail(todo[index][0], size)
     if info.enabled and dist.is_available() and dist.is_initialized():
         shares: list = [None] * info.world_size
         dist.all_gather_object(shares, [(i, sizes[i]) for i in mine])
@@ -268,8 +274,7 @@ def predict_images(
         alone = lambda size: inference.tta or inference.mode_for(size) == "slide"  # noqa: E731
         batches = plan_batches([item.net_size for item in readable], batch_size, alone)
         batches = [batches[i] for i in shard(len(batches), info)]
-        run.bar.reset(total=len(run.summary.failed) + sum(map(len, batches)))
-        run.bar.update(len(run.summary.failed))
+        run.start(sum(map(len, batches)))
         dataset = _ImageFiles([i.path for i in readable], eval_transform(scale), ["overlay" in i.paths for i in readable])
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
                                              collate_fn=_as_list, pin_memory=device.type == "cuda")  # fmt: skip
