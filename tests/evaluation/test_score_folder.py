@@ -12,7 +12,7 @@ import pytest
 from swinseg.data.io import DataError, write_label_png
 from swinseg.evaluation.score_folder import score_folder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ADE = REPO.parent / "shared" / "data" / "ade20k-sample" / "ADEChallengeData2016"
 
 

@@ -36,7 +36,7 @@ from swinseg.predict import predict_images
 from swinseg.training.config import TrainConfig
 from tests.conftest import randomize_
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLASSES = ClassInfo(
     ("sky", "tree", "road", "car", "person"), ((70, 130, 180), (0, 150, 0), (128, 64, 128), (0, 0, 142), (220, 20, 60))
 )
