@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 
 from swinseg.core.errors import first_line
 
@@ -22,6 +23,9 @@ COMMANDS = {
     "eval": "evaluate",
     "predict": "predict",
     "score": "score",
+    "compare": "compare",
+    "aggregate": "aggregate",
+    "leaderboard": "leaderboard",
     "benchmark": "benchmark",
     "convert": "convert",
     "export": "export",
@@ -33,6 +37,7 @@ EXAMPLES = """examples:
   swinseg train configs/upernet_swin_t_ade20k_512.yaml --set data.root=data/ade/ADEChallengeData2016
   swinseg eval runs/upernet_swin_t_ade20k_512/best.safetensors --data data/ade/ADEChallengeData2016
   swinseg predict model.safetensors photos/ --out predictions/ --overlay
+  swinseg compare a.npz b.npz --plot deltas.png                # paired difference in mIoU, interval, p-value
   swinseg <command> --help                       # options and examples of one command
 """
 
@@ -51,10 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(command: str):  # noqa: ANN202
+    """Warnings (a label convention that looks contradicted, ...) as one line each on stderr."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        print(f"swinseg {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command)
+            return args.run(args)
     except KeyboardInterrupt:
         print(f"swinseg {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -5,20 +5,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 from swinseg.cli.common import HelpFormatter
+from swinseg.cli.scoring import add_statistics_options, refuse_existing
 from swinseg.core.processes import init_distributed
 from swinseg.data.config import SPLITS, build_dataset
-from swinseg.evaluation.evaluate import evaluate
+from swinseg.evaluation.evaluate import evaluate_images
 from swinseg.evaluation.metrics import results_to_markdown
-from swinseg.evaluation.results_file import write_results_json
+from swinseg.evaluation.provenance import provenance
+from swinseg.evaluation.results_file import results_of, write_results_json
 from swinseg.training.config import load_with_recipe
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out and Path(args.out).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.out}: exists already (pass --overwrite to replace it)")
+    refuse_existing(args.out, args.save_stats, overwrite=args.overwrite)
     info, device = init_distributed(args.device)
     loaded = load_with_recipe(args.checkpoint, args.config, str(device))
     data = dataclasses.replace(loaded.data, root=args.data, dataset=args.dataset or loaded.data.dataset)
@@ -29,11 +29,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.data}: {dataset.num_classes} classes, but {loaded.path} predicts "
                          f"{loaded.config.num_classes}")  # fmt: skip
     inference = loaded.inference.with_overrides(args.mode, args.crop, args.stride, args.tta)
+    record = provenance([mask for _, mask in dataset.pairs], loaded.path, inference.to_dict())
     start = time.perf_counter()
-    results = evaluate(loaded.model, dataset, inference, devkit=args.devkit, info=info)
+    stats = evaluate_images(loaded.model, dataset, inference, info=info, provenance=record)
     seconds = time.perf_counter() - start
     if not info.is_main:
         return 0
+    results = results_of(stats, args.ci, args.n_boot, args.seed, devkit=args.devkit)
     results["settings"] = {"checkpoint": str(loaded.path), "data": args.data, "split": args.split or
                            SPLITS[data.dataset][1], "mode": inference.mode, "crop": inference.crop_size,
                            "stride": inference.stride, "tta": inference.tta, "seconds": round(seconds, 2)}  # fmt: skip
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{dataset.name}: {results['num_images']} images, mIoU {results['mIoU']:.2f}, mAcc {results['mAcc']:.2f}, "
           f"aAcc {results['aAcc']:.2f} ({inference.mode}{', multi-scale + flip' if inference.tta else ''}; "
           f"{seconds:.1f} s)")  # fmt: skip
+    if args.save_stats:
+        print(f"wrote {stats.save(args.save_stats, args.overwrite)}")
     if args.out:
         print(f"wrote {write_results_json(args.out, results, args.overwrite)}")
     return 0
@@ -57,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  swinseg eval runs/upernet_swin_t_ade20k_512 --data data/ade/ADEChallengeData2016\n"
         "  swinseg eval upernet_swin_t.safetensors --data data/ade/ADEChallengeData2016 --tta --out val.json\n"
+        "  swinseg eval model.safetensors --data data/ade/ADEChallengeData2016 --ci 0.95 --save-stats model.npz\n"
         "  swinseg eval upernet_swin_tiny_patch4_window7_512x512.pth --data data/ade/ADEChallengeData2016\n"
         "  torchrun --nproc_per_node=4 -m swinseg eval model.safetensors --data data/ade/ADEChallengeData2016",
         formatter_class=HelpFormatter,
@@ -72,6 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="slide window (default: the checkpoint's inference crop, its training crop)")  # fmt: skip
     p.add_argument("--stride", type=int, nargs=2, metavar=("H", "W"), help="slide stride (default: 2/3 of the crop)")
     p.add_argument("--tta", action="store_true", help="multi-scale (0.5-1.75) + flip test-time augmentation")
+    add_statistics_options(p)
     p.add_argument("--devkit", action="store_true", help="also the ADE20K devkit's mIoU (absent classes count 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--out", help="write the results (summary, per-class rows, settings) as JSON")

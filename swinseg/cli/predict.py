@@ -16,6 +16,7 @@ import torch.distributed as dist
 from swinseg.cli.common import HelpFormatter
 from swinseg.core.processes import init_distributed
 from swinseg.predict import collect_inputs, predict_images
+from swinseg.predict.writers import LABEL_FORMATS
 from swinseg.training.config import load_with_recipe
 
 EXAMPLES = """examples:
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             num_workers=args.workers,
             info=info,
             progress=not args.no_progress,
+            label_format=args.format,
         )
         if info.is_main:
             print(summary.line(), flush=True)
@@ -95,6 +97,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", default=argparse.SUPPRESS, help="output folder")
     p.add_argument("--config", default=None, metavar="YAML",
                    help="training config, for a checkpoint that carries none (None: the checkpoint's own)")  # fmt: skip
+    p.add_argument("--format", choices=LABEL_FORMATS, default="indices", help="label PNGs: indices (palette PNG of "
+                   "0..K-1) or ade-release (grey PNG of 1..K, 0 = other: the ADE20K devkit / benchmark server's)")  # fmt: skip
     p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
     p.add_argument("--confidence", action="store_true", help="also write <name>_confidence.png")
     p.add_argument("--probs", action="store_true", help="also write <name>_probs.npz (large: classes x H x W)")

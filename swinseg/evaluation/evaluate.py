@@ -7,20 +7,61 @@ scores its own share of the images and the confusion matrices are summed.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
 from swinseg.core.processes import DistInfo, shard
 from swinseg.data.datasets import SegmentationDataset
-from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
+from swinseg.evaluation.image_stats import ImageStats, StatsCollector
+from swinseg.evaluation.provenance import annotation_names
 from swinseg.inference.logits import predict_logits
 from swinseg.models.inference_config import InferenceConfig
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "evaluate_images"]
 
 
 @torch.inference_mode()
+def evaluate_images(
+    model: nn.Module,
+    dataset: SegmentationDataset,
+    inference: InferenceConfig = InferenceConfig(),
+    info: DistInfo | None = None,
+    progress: bool = True,
+    provenance: dict | None = None,
+) -> ImageStats:
+    """Per-image areas of ``model`` (in eval mode) on ``dataset``, each image predicted as ``inference`` says
+    (whole image or sliding windows, test-time augmentation). Under torchrun every process scores its share and
+    all of them get every image's rows, in dataset order."""
+    info = info or DistInfo()
+    device = next(model.parameters()).device
+    names = annotation_names([mask for _, mask in dataset.pairs])
+    collector = StatsCollector(dataset.num_classes, dataset.ignore_index)
+    indices = shard(len(dataset), info)
+    for index in tqdm(indices, desc="evaluate", disable=not (progress and info.is_main), leave=False):
+        sample = dataset[index]
+        label = sample["mask"]
+        scores = predict_logits(model, sample["image"][None].to(device), tuple(label.shape), inference,
+                                dataset.num_classes)  # fmt: skip
+        collector.update(names[index], scores.argmax(1)[0].cpu(), label)
+    stats = collector.stats(list(dataset.classes.names), provenance)
+    return _gathered(stats, indices, info)
+
+
+def _gathered(stats: ImageStats, indices: list[int], info: DistInfo) -> ImageStats:
+    """Every process's rows, put back in dataset order (a no-op in a single process)."""
+    if not (info.enabled and dist.is_available() and dist.is_initialized()):
+        return stats
+    parts: list = [None] * info.world_size
+    dist.all_gather_object(parts, (indices, stats.images, stats.intersect, stats.pred, stats.label))
+    rows = sorted((i, name, *(a[j] for a in arrays))
+                  for idx, names, *arrays in parts for j, (i, name) in enumerate(zip(idx, names)))  # fmt: skip
+    return ImageStats([r[1] for r in rows], np.stack([r[2] for r in rows]), np.stack([r[3] for r in rows]),
+                      np.stack([r[4] for r in rows]), stats.class_names, stats.ignore_index, stats.provenance)  # fmt: skip
+
+
 def evaluate(
     model: nn.Module,
     dataset: SegmentationDataset,
@@ -30,23 +71,5 @@ def evaluate(
     progress: bool = True,
 ) -> dict:
     """mmseg's metrics (see :func:`swinseg.evaluation.metrics.compute_metrics`) of ``model`` (in eval mode) on
-    ``dataset``, each image predicted as ``inference`` says (whole image or sliding windows, test-time
-    augmentation). Returns the metrics dict plus ``num_images``.
-    """
-    info = info or DistInfo()
-    device = next(model.parameters()).device
-    matrix = ConfusionMatrix(dataset.num_classes, dataset.ignore_index)
-    indices = shard(len(dataset), info)
-    for index in tqdm(indices, desc="evaluate", disable=not (progress and info.is_main), leave=False):
-        sample = dataset[index]
-        label = sample["mask"]
-        scores = predict_logits(
-            model,
-            sample["image"][None].to(device),
-            out_size=tuple(label.shape),
-            inference=inference,
-            num_classes=dataset.num_classes,
-        )
-        matrix.update(scores.argmax(1)[0].cpu(), label)
-    matrix.all_reduce()
-    return {**compute_metrics(matrix, dataset.classes.names, devkit=devkit), "num_images": len(dataset)}
+    ``dataset`` (:func:`evaluate_images`, summed). Returns the metrics dict plus ``num_images``."""
+    return evaluate_images(model, dataset, inference, info, progress).metrics(devkit)

@@ -201,16 +201,27 @@ def _pct(x: float | None) -> str:
     return "nan" if x is None or not math.isfinite(x) else f"{x:.2f}"
 
 
+def _with_ci(value: float | None, ci: list | None) -> str:
+    if ci is None or ci[0] is None:
+        return _pct(value)
+    return f"{_pct(value)} [{_pct(ci[0])}, {_pct(ci[1])}]"
+
+
 def results_to_markdown(results: dict) -> str:
     """A summary table (aAcc, mIoU, mAcc, mDice, mFscore [, mIoU_devkit]) and a per-class table (Class, IoU, Acc,
-    Dice), values in percent with 2 decimals, ``nan`` where a class is absent."""
+    Dice), values in percent with 2 decimals, ``nan`` where a class is absent; bootstrap intervals (``*_ci``)
+    follow their values in brackets when the results have them."""
     keys = ["aAcc", "mIoU", "mAcc", "mDice", "mFscore"] + (["mIoU_devkit"] if "mIoU_devkit" in results else [])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---:|" * len(keys)]
-    lines.append("| " + " | ".join(_pct(results.get(k)) for k in keys) + " |")
+    lines.append("| " + " | ".join(_with_ci(results.get(k), results.get(f"{k}_ci")) for k in keys) + " |")
+    if "ci" in results:
+        lines.append(f"\n[low, high]: {100 * results['ci']['level']:g} % {results['ci']['method']} "
+                     f"({results['ci']['n_boot']} resamples, seed {results['ci']['seed']})")  # fmt: skip
     lines += ["", "| Class | IoU | Acc | Dice |", "|:---|---:|---:|---:|"]
     for row in results["per_class"]:
         name = str(row["name"]).replace("|", "\\|")
-        lines.append(f"| {name} | {_pct(row['IoU'])} | {_pct(row['Acc'])} | {_pct(row['Dice'])} |")
+        iou = _with_ci(row["IoU"], row.get("IoU_ci"))
+        lines.append(f"| {name} | {iou} | {_pct(row['Acc'])} | {_pct(row['Dice'])} |")
     return "\n".join(lines) + "\n"
 
 

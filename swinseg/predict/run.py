@@ -50,7 +50,7 @@ from swinseg.inference.strategy import predict_batch
 from swinseg.models.inference_config import InferenceConfig
 from swinseg.models.segmentor import SwinsegModel
 from swinseg.predict.plan import plan_batches
-from swinseg.predict.writers import output_paths, write_outputs
+from swinseg.predict.writers import LABEL_FORMATS, output_paths, write_outputs
 
 __all__ = ["PredictSummary", "predict_images"]
 
@@ -222,9 +222,11 @@ def _gather(summary: PredictSummary, info: DistInfo) -> PredictSummary:
     )
 
 
-def _check(classes: ClassInfo, batch_size: int, scale: tuple[int, int] | None) -> None:
-    if len(classes) > 256:
-        raise ValueError(f"{len(classes)} classes do not fit an 8-bit label PNG (at most 256)")
+def _check(classes: ClassInfo, batch_size: int, scale: tuple[int, int] | None, label_format: str) -> None:
+    if label_format not in LABEL_FORMATS:
+        raise ValueError(f"label format must be one of {', '.join(LABEL_FORMATS)}, not {label_format!r}")
+    if len(classes) > 256 - (label_format == "ade-release"):
+        raise ValueError(f"{len(classes)} classes do not fit an 8-bit label PNG in the {label_format} format")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     if scale is not None and (len(scale) != 2 or min(scale) < 1):
@@ -246,6 +248,7 @@ def predict_images(
     num_workers: int = 2,
     info: DistInfo | None = None,
     progress: bool = True,
+    label_format: str = "indices",
 ) -> PredictSummary:
     """Predict every ``(path, stem)`` of ``items`` (from :func:`collect_inputs`) into ``out_dir``; see the module
     docstring for the files written.
@@ -261,8 +264,10 @@ def predict_images(
     info: this process under torchrun: it takes batches ``rank, rank + world_size, ...`` of the plan; pass every
         process the same ``items``. The summary returned, the same on every process, covers all of them.
     progress: a tqdm bar on stderr (main process only); unreadable files are reported there either way.
+    label_format: ``indices`` (palette PNGs of 0..K-1) or ``ade-release`` (grey PNGs of 1..K, the ADE20K
+        devkit's and benchmark server's convention; ``swinseg score --pred-format ade-release`` reads them).
     """
-    _check(classes, batch_size, scale)
+    _check(classes, batch_size, scale, label_format)
     info = info or DistInfo()
     device = next(model.parameters()).device
     kinds = ["labels"] + ["overlay"] * overlay + ["confidence"] * save_confidence + ["probs"] * save_probs
@@ -288,7 +293,7 @@ def predict_images(
             for sample, p in zip(group, predictions):
                 item = readable[sample["index"]]
                 write = (write_outputs, item.paths, p.labels, sample["original"], p.confidence, p.probs, classes)
-                run.pending.append((item.path, pool.submit(*write, overwrite=overwrite)))
+                run.pending.append((item.path, pool.submit(*write, overwrite=overwrite, label_format=label_format)))
 
         try:
             for samples in loader if batches else []:

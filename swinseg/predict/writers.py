@@ -23,8 +23,12 @@ from swinseg.data.classes import ClassInfo
 from swinseg.data.io import write_label_png
 from swinseg.visualize import confidence_image, overlay
 
-__all__ = ["OUTPUTS", "output_paths", "write_outputs"]
+__all__ = ["LABEL_FORMATS", "OUTPUTS", "output_paths", "write_outputs"]
 
+
+# how label PNGs are written: class indices in a palette PNG, or the ADE20K release convention (labels + 1 in a
+# grey PNG, 0 meaning "other": what the ADE20K devkit and benchmark server read, mmseg's format_only output)
+LABEL_FORMATS = ("indices", "ade-release")
 
 # output kind -> what is appended to the stem
 OUTPUTS = {"labels": ".png", "overlay": "_overlay.jpg", "confidence": "_confidence.png", "probs": "_probs.npz"}
@@ -43,10 +47,14 @@ def write_outputs(
     probs: np.ndarray | None,
     classes: ClassInfo,
     overwrite: bool,
+    label_format: str = "indices",
 ) -> None:
     """Write the outputs named in ``paths`` (each atomically); runs in a writer thread."""
     if "labels" in paths:
-        write_label_png(paths["labels"], labels, classes.flat_palette(), overwrite=overwrite)
+        if label_format == "ade-release":
+            write_label_png(paths["labels"], labels.astype(np.int64) + 1, overwrite=overwrite)
+        else:
+            write_label_png(paths["labels"], labels, classes.flat_palette(), overwrite=overwrite)
     if "overlay" in paths:
         blended = Image.fromarray(overlay(original.numpy(), labels, classes.palette))
         atomic_write(paths["overlay"], lambda tmp: blended.save(tmp, format="JPEG", quality=90), overwrite=overwrite)

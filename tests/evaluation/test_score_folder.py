@@ -121,3 +121,24 @@ def test_score_folder_suffixes_and_reduce_zero_label(tmp_path):
     assert [c["area_intersect"] for c in r["per_class"]] == [1, 1, 1]
     assert [c["area_pred"] for c in r["per_class"]] == [2, 1, 1]  # 7 and 9 sit on ignored pixels
     assert math.isclose(r["mIoU"], 100 * (1 / 2 + 1 / 1 + 1 / 2) / 3)
+
+
+def test_one_based_annotations_without_reduce_zero_label_name_the_option(tmp_path):
+    write_label_png(tmp_path / "gt" / "a.png", np.array([[0, 1, 2], [3, 3, 1]]))  # 0 = other, 1..3 = classes
+    write_label_png(tmp_path / "pr" / "a.png", np.array([[0, 0, 1], [2, 2, 0]]))
+    with pytest.raises(DataError, match=r"a.png: target values \[3\] are outside \[0, 3\).*--reduce-zero-label"):
+        score_folder(tmp_path / "pr", tmp_path / "gt", 3, progress=False)
+    r = score_folder(tmp_path / "pr", tmp_path / "gt", 3, reduce_zero_label=True, progress=False)
+    assert r["aAcc"] == 100.0
+
+
+def test_predictions_out_of_range_on_labelled_pixels_are_refused_and_offsets_read_them(tmp_path):
+    write_label_png(tmp_path / "gt" / "a.png", np.array([[0, 1, 2], [2, 1, 0]]))
+    write_label_png(tmp_path / "pr" / "a.png", np.array([[1, 2, 3], [3, 2, 1]]))  # 1-based: 0..2 + 1
+    with pytest.raises(DataError, match=r"pr/a.png: prediction values 1..3 are not class indices 0..2 .*"
+                       r"--pred-format ade-release"):  # fmt: skip
+        score_folder(tmp_path / "pr", tmp_path / "gt", 3, progress=False)
+    assert score_folder(tmp_path / "pr", tmp_path / "gt", 3, progress=False, pred_offset=1)["aAcc"] == 100.0
+    write_label_png(tmp_path / "pr2" / "a.png", np.array([[0, 1, 2], [2, 1, 9]]))
+    with pytest.raises(DataError, match="values 0..9"):
+        score_folder(tmp_path / "pr2", tmp_path / "gt", 3, progress=False)
