@@ -6,7 +6,8 @@ The public API (the README's Python section uses only these):
 - checkpoints: :func:`load_model` (the model), :func:`load_checkpoint` (the model and what its file says),
   :func:`save_checkpoint`, :func:`convert_checkpoint`
 - inference: :class:`InferenceConfig`, :func:`predict_logits`; evaluation: :func:`evaluate`,
-  :func:`score_folder`; prediction: :func:`predict_images`; training: :func:`train`, :func:`load_train_config`
+  :func:`score_folder`, per-image :class:`ImageStats` (:func:`evaluate_images`, :func:`score_folder_images`),
+  :func:`bootstrap_intervals`, :func:`compare_stats`; prediction: :func:`predict_images`; training: :func:`train`, :func:`load_train_config`
 
 ``import swinseg`` imports nothing heavy: each name loads its module on first use (torch with the first of them;
 smp, timm and transformers never, until a U-Net head or an smp decoder is built or :func:`register_smp_encoders`
@@ -26,10 +27,15 @@ _EXPORTS = {
     "save_checkpoint": "swinseg.checkpoints",
     "DataConfig": "swinseg.data.config",
     "evaluate": "swinseg.evaluation.evaluate",
+    "evaluate_images": "swinseg.evaluation.evaluate",
+    "ImageStats": "swinseg.evaluation.image_stats",
+    "bootstrap_intervals": "swinseg.evaluation.bootstrap",
+    "compare_stats": "swinseg.evaluation.bootstrap",
     "ConfusionMatrix": "swinseg.evaluation.metrics",
     "compute_metrics": "swinseg.evaluation.metrics",
     "results_to_markdown": "swinseg.evaluation.metrics",
     "score_folder": "swinseg.evaluation.score_folder",
+    "score_folder_images": "swinseg.evaluation.score_folder",
     "InferenceConfig": "swinseg.inference",
     "predict_logits": "swinseg.inference",
     "SWIN_VARIANTS": "swinseg.models",

@@ -53,7 +53,15 @@ def test_benchmark_notebook_runs_headless(tmp_path, monkeypatch):
            {"iter": 200, "mIoU": 9.25, "aAcc": 45.0, "elapsed_s": 150.0}]  # fmt: skip
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
 
+    board = {"level": 0.9, "n_boot": 100, "seed": 0, "method": "percentile bootstrap over images", "rows": [
+        {"name": "runs/b/best.safetensors", "mIoU": 41.5, "mIoU_ci": [40.25, 42.75], "params_m": 1.25, "gflops": 3.5,
+         "eval_size": [64, 80], "img_per_s": 12.5},
+        {"name": "runs/a/best.safetensors", "mIoU": 30.0, "mIoU_ci": [28.5, 31.5], "params_m": 0.5, "gflops": 1.5,
+         "eval_size": [64, 80], "img_per_s": 20.0}]}  # fmt: skip
+    (tmp_path / "board.json").write_text(json.dumps(board))
+
     for key, value in {
+        "SWINSEG_LEADERBOARD_JSON": str(tmp_path / "board.json"),
         "SWINSEG_BENCHMARK_JSONL": str(results),
         "SWINSEG_RUN_DIR": str(run_dir),
         "MPLBACKEND": "Agg",
@@ -67,8 +75,9 @@ def test_benchmark_notebook_runs_headless(tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 4  # throughput, memory, seconds per megapixel, mIoU against time
+    assert len(images) == 5  # throughput, memory, seconds per megapixel, mIoU against time, leaderboard
     assert len(nbformat.writes(nb)) < 300_000  # small outputs
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"swinseg: k = {scaling['exponent']:.2f} (time), {scaling['flops_exponent']:.2f} (FLOPs)" in text
     assert "best mIoU 9.25 at iteration 200 after 2.5 min" in text
+    assert "best.safetensors: mIoU 41.50 [40.25, 42.75], 1.25 M params, 3.5 GFLOPs at 64x80, 12.50 img/s" in text

@@ -12,7 +12,7 @@ import sys
 import traceback
 import warnings
 
-from swinseg.core.errors import first_line
+from swinseg.core.errors import NoticeWarning, first_line
 
 __all__ = ["build_parser", "main"]
 
@@ -56,11 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(command: str):  # noqa: ANN202
-    """Warnings (a label convention that looks contradicted, ...) as one line each on stderr."""
+def _one_line_notices(command: str):  # noqa: ANN202
+    """swinseg's notices (:class:`NoticeWarning`) as one line each on stderr; other warnings as Python shows them."""
+    shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        print(f"swinseg {command}: warning: {message}", file=sys.stderr)
+        if issubclass(category, NoticeWarning):
+            print(f"swinseg {command}: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
 
     return show
 
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _one_line_warnings(args.command)
+            warnings.showwarning = _one_line_notices(args.command)
             return args.run(args)
     except KeyboardInterrupt:
         print(f"swinseg {args.command}: interrupted", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["first_line"]
+__all__ = ["NoticeWarning", "first_line"]
 
 
 def first_line(error: BaseException, strip_prefix: str | None = None) -> str:
@@ -13,3 +13,8 @@ def first_line(error: BaseException, strip_prefix: str | None = None) -> str:
     if strip_prefix and line.startswith(strip_prefix):
         return line[len(strip_prefix) :]
     return line
+
+
+class NoticeWarning(UserWarning):
+    """A warning meant for the person running a command (a label convention the data seems to contradict, ...):
+    the command line prints it as one line, ``swinseg score: warning: ...``."""

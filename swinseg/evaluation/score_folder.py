@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from swinseg.core.errors import NoticeWarning
 from swinseg.data.io import DataError, apply_reduce_zero_label, files_by_stem, read_mask
 from swinseg.evaluation.image_stats import ImageStats, StatsCollector
 from swinseg.evaluation.provenance import annotation_names
@@ -128,5 +129,5 @@ def score_folder(
     return stats.metrics(devkit)
 
 
-class ConventionWarning(UserWarning):
+class ConventionWarning(NoticeWarning):
     """A label convention that looks contradicted by the data (printed as one line by the CLI)."""

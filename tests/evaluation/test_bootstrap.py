@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from swinseg.evaluation.bootstrap import bootstrap_intervals, compare_stats, metrics_of_sums
+from swinseg.evaluation.bootstrap import (
+    bootstrap_intervals,
+    compare_stats,
+    metrics_of_sums,
+)
 from swinseg.evaluation.image_stats import ImageStats
 from swinseg.evaluation.metrics import compute_metrics
 
