@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from swinseg.cli.common import HelpFormatter
 from swinseg.cli.scoring import add_inputs_options, refuse_existing, stats_of
-from swinseg.core.atomic_write import atomic_write
 from swinseg.evaluation.compare import aggregate_markdown, aggregate_runs
+from swinseg.evaluation.results_file import write_results_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,8 +16,7 @@ def run(args: argparse.Namespace) -> int:
     aggregate = aggregate_runs(args.runs, stats, args.force)
     print(aggregate_markdown(aggregate), end="")
     if args.out:
-        text = json.dumps(aggregate, indent=1, allow_nan=False)
-        print(f"wrote {atomic_write(Path(args.out), lambda tmp: Path(tmp).write_text(text), args.overwrite)}")
+        print(f"wrote {write_results_json(args.out, aggregate, args.overwrite)}")
     return 0
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from swinseg.cli.common import HelpFormatter
 from swinseg.cli.scoring import (
@@ -13,13 +11,13 @@ from swinseg.cli.scoring import (
     refuse_existing,
     stats_of,
 )
-from swinseg.core.atomic_write import atomic_write
 from swinseg.evaluation.bootstrap import DEFAULT_N_PERM
 from swinseg.evaluation.compare import (
     compare_models,
     comparison_markdown,
     plot_class_deltas,
 )
+from swinseg.evaluation.results_file import write_results_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,8 +26,7 @@ def run(args: argparse.Namespace) -> int:
     comparison = compare_models(args.results, stats, args.ci or 0.95, args.n_boot, args.n_perm, args.seed, args.force)
     print(comparison_markdown(comparison), end="")
     if args.out:
-        text = json.dumps(comparison, indent=1, allow_nan=False)
-        print(f"wrote {atomic_write(Path(args.out), lambda tmp: Path(tmp).write_text(text), args.overwrite)}")
+        print(f"wrote {write_results_json(args.out, comparison, args.overwrite)}")
     if args.plot:
         print(f"wrote {plot_class_deltas(comparison, args.plot, args.overwrite)}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from swinseg.benchmark.leaderboard import (
@@ -15,6 +14,7 @@ from swinseg.benchmark.leaderboard import (
 from swinseg.cli.common import HelpFormatter
 from swinseg.cli.scoring import add_statistics_options, refuse_existing
 from swinseg.core.atomic_write import atomic_write
+from swinseg.evaluation.results_file import write_results_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     table = leaderboard_markdown(board)
     print(table, end="")
     if args.out:
-        text = json.dumps(board, indent=1, allow_nan=False)
-        print(f"wrote {atomic_write(Path(args.out), lambda tmp: Path(tmp).write_text(text), args.overwrite)}")
+        print(f"wrote {write_results_json(args.out, board, args.overwrite)}")
     if args.markdown:
         print(f"wrote {atomic_write(Path(args.markdown), lambda tmp: Path(tmp).write_text(table), args.overwrite)}")
     if args.plot:

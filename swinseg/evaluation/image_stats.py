@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from swinseg.core.atomic_write import atomic_write
+from swinseg.core.errors import first_line
 from swinseg.evaluation.metrics import ConfusionMatrix, compute_metrics
 
 __all__ = ["ImageStats", "StatsCollector"]
@@ -86,7 +87,7 @@ class ImageStats:
                 return cls([str(s) for s in f["images"]], f["intersect"], f["pred"], f["label"],
                            list(meta["class_names"]), int(meta["ignore_index"]), meta.get("provenance", {}))  # fmt: skip
         except (OSError, ValueError, KeyError) as e:
-            raise ValueError(f"{path}: not a swinseg image-stats file ({str(e).splitlines()[0] if str(e) else e})") from e
+            raise ValueError(f"{path}: not a swinseg image-stats file ({first_line(e)})") from e
 
 
 class StatsCollector:
