@@ -52,5 +52,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_statistics_options(p)
     p.add_argument("--devkit", action="store_true", help="also the ADE20K devkit's mIoU (absent classes count 0)")
     p.add_argument("--out", help="write the full results (per-class rows too) as JSON")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help="replace --out / --save-stats if they exist")
     p.set_defaults(run=run)
