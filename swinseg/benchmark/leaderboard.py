@@ -10,22 +10,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from swinseg.benchmark.measure import count_params, profile_forward
 from swinseg.checkpoints.loading import LoadedCheckpoint
 from swinseg.core.atomic_write import atomic_write
-from swinseg.data.config import build_dataset
-from swinseg.data.datasets import SegmentationDataset
-from swinseg.evaluation.bootstrap import DEFAULT_N_BOOT
+from swinseg.evaluation.bootstrap import DEFAULT_N_BOOT, INTERVAL_METHOD
 from swinseg.evaluation.compare import check_comparable
 from swinseg.evaluation.evaluate import evaluate_images
 from swinseg.evaluation.image_stats import ImageStats
 from swinseg.evaluation.provenance import provenance
 from swinseg.evaluation.results_file import results_of
 from swinseg.inference.logits import predict_logits
-from swinseg.training.config import load_with_recipe
+from swinseg.training.config import load_with_recipe, recipe_validation_set
 
 __all__ = ["CheckpointEvaluation", "evaluate_checkpoint", "leaderboard", "leaderboard_markdown", "plot_leaderboard"]
 
@@ -36,13 +34,9 @@ class CheckpointEvaluation:
 
     name: str
     loaded: LoadedCheckpoint
-    dataset: SegmentationDataset
     stats: ImageStats
     seconds: float
-
-
-def _device_of(model) -> object:  # noqa: ANN001
-    return next(model.parameters()).device
+    eval_size: tuple[int, int]  # the network input of the first image, at the test scale
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data_root: str | os.PathLike, config: str | None = None,
@@ -50,22 +44,20 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data_root: str | os.PathL
     """Evaluate a checkpoint on the validation split (or ``split``) of the dataset at ``data_root``, in the
     layout and with the test settings of its recipe (or of the training YAML ``config``)."""
     loaded = load_with_recipe(checkpoint, config, device)
-    dataset = build_dataset(replace(loaded.data, root=str(data_root)), train=False, progress=False, split=split)
-    if dataset.num_classes != loaded.config.num_classes:
-        raise ValueError(f"{data_root}: {dataset.num_classes} classes, but {loaded.path} predicts "
-                         f"{loaded.config.num_classes}")  # fmt: skip
+    dataset = recipe_validation_set(loaded, data_root, split=split)
     record = provenance([mask for _, mask in dataset.pairs], loaded.path, loaded.inference.to_dict())
     first = dataset[0]  # one untimed pass first, so that every checkpoint's img/s leaves out one-time costs
-    predict_logits(loaded.model, first["image"][None].to(_device_of(loaded.model)), tuple(first["mask"].shape),
-                   loaded.inference, dataset.num_classes)  # fmt: skip
+    predict_logits(loaded.model, first["image"][None], tuple(first["mask"].shape), loaded.inference,
+                   dataset.num_classes)  # fmt: skip
     start = time.perf_counter()
     stats = evaluate_images(loaded.model, dataset, loaded.inference, progress=progress, provenance=record)
-    return CheckpointEvaluation(str(checkpoint), loaded, dataset, stats, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return CheckpointEvaluation(str(checkpoint), loaded, stats, seconds, tuple(first["image"].shape[1:]))
 
 
 def _row(run: CheckpointEvaluation, level: float, n_boot: int, seed: int) -> dict:
     results = results_of(run.stats, level, n_boot, seed)
-    size = tuple(run.dataset[0]["image"].shape[1:])  # the network input of the first image, at the test scale
+    size = run.eval_size
     return {
         "name": run.name, "mIoU": results["mIoU"], "mIoU_ci": results["mIoU_ci"], "aAcc": results["aAcc"],
         "aAcc_ci": results["aAcc_ci"], "mAcc": results["mAcc"], "mAcc_ci": results["mAcc_ci"],
@@ -81,7 +73,7 @@ def leaderboard(runs: Sequence[CheckpointEvaluation], level: float = 0.95, n_boo
     """The rows of :func:`leaderboard_markdown`, best mIoU first, and how the intervals were made."""
     check_comparable([r.name for r in runs], [r.stats for r in runs], force=True)  # same images; own test_cfg each
     rows = sorted((_row(r, level, n_boot, seed) for r in runs), key=lambda row: -row["mIoU"])
-    return {"level": level, "n_boot": n_boot, "seed": seed, "method": "percentile bootstrap over images",
+    return {"level": level, "n_boot": n_boot, "seed": seed, "method": INTERVAL_METHOD,
             "dataset": runs[0].stats.provenance.get("dataset") if runs else None, "rows": rows}  # fmt: skip
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from swinseg.cli.common import HelpFormatter
-from swinseg.cli.scoring import add_inputs_options, refuse_existing, stats_of
+from swinseg.cli.common import HelpFormatter, refuse_existing
+from swinseg.cli.scoring import add_inputs_options, stats_of
 from swinseg.evaluation.compare import aggregate_markdown, aggregate_runs
 from swinseg.evaluation.results_file import write_results_json
 

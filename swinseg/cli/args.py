@@ -7,24 +7,22 @@ import argparse
 __all__ = ["image_size", "non_negative_int", "positive_int"]
 
 
-def positive_int(text: str) -> int:
+def _integer_at_least(minimum: int, text: str, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be a positive integer")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text}: must be {expected}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer_at_least(1, text, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
-    return value
+    return _integer_at_least(0, text, "0 or more")
 
 
 def image_size(text: str) -> int | tuple[int, int]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from swinseg.benchmark.runner import BenchmarkOptions, run_benchmark
 from swinseg.benchmark.table import markdown_table
 from swinseg.cli.args import image_size, non_negative_int, positive_int
-from swinseg.cli.common import HelpFormatter
+from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.core.atomic_write import atomic_write
 
 
@@ -31,9 +31,7 @@ def write_outputs(args: argparse.Namespace, records: list[dict], table: str) -> 
 def run(args: argparse.Namespace) -> int:
     if args.checkpoint is None and args.config is None:
         args.benchmark_parser.error("give a CHECKPOINT or --config CONFIG.yaml")
-    for path in (args.out, args.markdown):  # fail now, not after minutes of measuring
-        if path is not None and Path(path).exists() and not args.overwrite:
-            raise FileExistsError(f"{path}: exists already (pass --overwrite to replace it)")
+    refuse_existing(args.out, args.markdown, overwrite=args.overwrite)  # now, not after minutes of measuring
     options = BenchmarkOptions(
         checkpoint=args.checkpoint, config=args.config, sizes=tuple(args.sizes), batch_sizes=tuple(args.batch_sizes),
         warmup=args.warmup, runs=args.runs, scaling=() if args.no_scaling else tuple(args.scaling),

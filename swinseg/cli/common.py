@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from swinseg.training.config import parse_yaml
 
-__all__ = ["HelpFormatter", "parse_overrides"]
+__all__ = ["HelpFormatter", "parse_overrides", "refuse_existing"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -22,3 +23,10 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, object]:
             raise ValueError(f"--set {pair!r}: expected key=value, e.g. optim.lr=1e-4")
         overrides[key.strip()] = parse_yaml(value)
     return overrides
+
+
+def refuse_existing(*paths: str | None, overwrite: bool) -> None:
+    """Fail before the work, not after it, when an output exists and --overwrite was not given."""
+    for path in paths:
+        if path and Path(path).exists() and not overwrite:
+            raise FileExistsError(f"{path}: exists already (pass --overwrite to replace it)")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from swinseg.cli.common import HelpFormatter
+from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.cli.scoring import (
     add_inputs_options,
     add_statistics_options,
-    refuse_existing,
     stats_of,
 )
 from swinseg.evaluation.bootstrap import DEFAULT_N_PERM

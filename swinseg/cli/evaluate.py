@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
-from swinseg.cli.common import HelpFormatter
-from swinseg.cli.scoring import add_statistics_options, refuse_existing
+from swinseg.cli.common import HelpFormatter, refuse_existing
+from swinseg.cli.scoring import add_statistics_options
 from swinseg.core.processes import init_distributed
-from swinseg.data.config import SPLITS, build_dataset
+from swinseg.data.config import SPLITS
 from swinseg.evaluation.evaluate import evaluate_images
 from swinseg.evaluation.metrics import results_to_markdown
 from swinseg.evaluation.provenance import provenance
 from swinseg.evaluation.results_file import results_of, write_results_json
-from swinseg.training.config import load_with_recipe
+from swinseg.training.config import load_with_recipe, recipe_validation_set
 
 
 def run(args: argparse.Namespace) -> int:
     refuse_existing(args.out, args.save_stats, overwrite=args.overwrite)
     info, device = init_distributed(args.device)
     loaded = load_with_recipe(args.checkpoint, args.config, str(device))
-    data = dataclasses.replace(loaded.data, root=args.data, dataset=args.dataset or loaded.data.dataset)
-    if data.dataset == "folder":
+    layout = args.dataset or loaded.data.dataset
+    if layout == "folder":
         raise ValueError("folder datasets are evaluated through --config (its data.val_images / data.val_masks)")
-    dataset = build_dataset(data, train=False, progress=info.is_main, split=args.split)
-    if dataset.num_classes != loaded.config.num_classes:
-        raise ValueError(f"{args.data}: {dataset.num_classes} classes, but {loaded.path} predicts "
-                         f"{loaded.config.num_classes}")  # fmt: skip
+    dataset = recipe_validation_set(loaded, args.data, layout, args.split, progress=info.is_main)
     inference = loaded.inference.with_overrides(args.mode, args.crop, args.stride, args.tta)
     record = provenance([mask for _, mask in dataset.pairs], loaded.path, inference.to_dict())
     start = time.perf_counter()
@@ -37,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     results = results_of(stats, args.ci, args.n_boot, args.seed, devkit=args.devkit)
     results["settings"] = {"checkpoint": str(loaded.path), "data": args.data, "split": args.split or
-                           SPLITS[data.dataset][1], "mode": inference.mode, "crop": inference.crop_size,
+                           SPLITS[layout][1], "mode": inference.mode, "crop": inference.crop_size,
                            "stride": inference.stride, "tta": inference.tta, "seconds": round(seconds, 2)}  # fmt: skip
     print(results_to_markdown(results))
     print(f"{dataset.name}: {results['num_images']} images, mIoU {results['mIoU']:.2f}, mAcc {results['mAcc']:.2f}, "

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from swinseg.cli.args import positive_int
-from swinseg.cli.common import HelpFormatter
+from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.export.onnx import (
     DEFAULT_OPSET,
     DYNAMIC_AXES,
@@ -27,8 +26,7 @@ def run(args: argparse.Namespace) -> int:
     # Fail on what we can know before the (slow) model loading.
     for module in ("onnx", "onnxruntime") if args.check else ("onnx",):
         require(module)
-    if Path(args.onnx).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.onnx}: exists already (pass --overwrite to replace it)")
+    refuse_existing(args.onnx, overwrite=args.overwrite)
     loaded = load_with_recipe(args.checkpoint, args.config, device="cpu")
     size = (args.size[0], args.size[1])
     path = export_onnx(loaded.model, args.onnx, size=size, dynamic=args.dynamic, opset=args.opset,

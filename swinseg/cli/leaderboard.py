@@ -11,8 +11,8 @@ from swinseg.benchmark.leaderboard import (
     leaderboard_markdown,
     plot_leaderboard,
 )
-from swinseg.cli.common import HelpFormatter
-from swinseg.cli.scoring import add_statistics_options, refuse_existing
+from swinseg.cli.common import HelpFormatter, refuse_existing
+from swinseg.cli.scoring import add_statistics_options
 from swinseg.core.atomic_write import atomic_write
 from swinseg.evaluation.results_file import write_results_json
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from swinseg.cli.common import HelpFormatter
+from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.cli.scoring import (
     add_folder_options,
     add_statistics_options,
     folder_stats,
-    refuse_existing,
 )
 from swinseg.evaluation.metrics import results_to_markdown
 from swinseg.evaluation.results_file import results_of, write_results_json

@@ -23,7 +23,6 @@ __all__ = [
     "add_statistics_options",
     "classes_from_arg",
     "folder_stats",
-    "refuse_existing",
     "stats_of",
 ]
 
@@ -33,13 +32,6 @@ NAMED_CLASSES = {"ade20k": ade20k_classes, "voc": voc_classes, "cityscapes": cit
 def classes_from_arg(value: str) -> ClassInfo:
     """``ade20k`` / ``voc`` / ``cityscapes`` or a classes file (JSON or one name per line)."""
     return NAMED_CLASSES[value]() if value in NAMED_CLASSES else load_classes_file(value)
-
-
-def refuse_existing(*paths: str | None, overwrite: bool) -> None:
-    """Fail before the work, not after it, when an output exists and --overwrite was not given."""
-    for path in paths:
-        if path and Path(path).exists() and not overwrite:
-            raise FileExistsError(f"{path}: exists already (pass --overwrite to replace it)")
 
 
 def add_folder_options(p: argparse.ArgumentParser) -> None:

@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from swinseg.core.atomic_write import atomic_write
-from swinseg.evaluation.bootstrap import (
-    DEFAULT_N_BOOT,
-    DEFAULT_N_PERM,
-    compare_stats,
-    metrics_of_sums,
-)
+from swinseg.core.json_values import finite_json
+from swinseg.evaluation.bootstrap import DEFAULT_N_BOOT, DEFAULT_N_PERM, compare_stats
 from swinseg.evaluation.image_stats import ImageStats
+from swinseg.evaluation.metrics import compute_metrics
 
 __all__ = [
     "aggregate_markdown",
@@ -44,11 +41,10 @@ def check_comparable(names: Sequence[str], results: Sequence[ImageStats], force:
     error names the two results and the field that differs."""
     base_name, base = names[0], results[0]
     for name, other in zip(names[1:], results[1:]):
-        if base.images != other.images or base.class_names != other.class_names:
-            only = sorted(set(base.images) ^ set(other.images))
-            what = f"{only[0]!r} is in one only" if only else "same names, other order or classes"
+        why = base.mismatch(other)
+        if why is not None:
             raise ValueError(f"{name}: covers other images than {base_name} ({other.num_images} vs "
-                             f"{base.num_images}; {what})")  # fmt: skip
+                             f"{base.num_images}; {why})")  # fmt: skip
         if force:
             continue
         for label, keys in (("dataset fingerprint", ("dataset", "sha256")), ("inference settings", ("inference",))):
@@ -141,8 +137,7 @@ def aggregate_runs(names: Sequence[str], results: Sequence[ImageStats], force: b
     check_comparable(names, results, force)
     per_run = [r.metrics() for r in results]
     mious = [m["mIoU"] for m in per_run]
-    sums = [np.stack([r.intersect, r.pred, r.label]).astype(np.float64).sum(1) for r in results]  # (3, K) each
-    pooled = metrics_of_sums(*sum(sums))
+    pooled = compute_metrics(tuple(sum(areas) for areas in zip(*(r.areas() for r in results))))  # areas summed
     ious = np.array([[np.nan if row["IoU"] is None else row["IoU"] for row in m["per_class"]] for m in per_run])
     with np.errstate(invalid="ignore"):
         class_mean, class_std = np.nanmean(ious, 0), np.nanstd(ious, 0, ddof=1)
@@ -150,17 +145,13 @@ def aggregate_runs(names: Sequence[str], results: Sequence[ImageStats], force: b
         "runs": [{"name": n, "mIoU": m["mIoU"], "aAcc": m["aAcc"], "mAcc": m["mAcc"]} for n, m in zip(names, per_run)],
         "mIoU": {"median": statistics.median(mious), "mean": statistics.fmean(mious), "std": statistics.stdev(mious),
                  "min": min(mious), "max": max(mious), "n": len(mious)},  # fmt: skip
-        "pooled": {"mIoU": float(pooled["mIoU"]), "aAcc": float(pooled["aAcc"]), "mAcc": float(pooled["mAcc"])},
+        "pooled": {"mIoU": pooled["mIoU"], "aAcc": pooled["aAcc"], "mAcc": pooled["mAcc"]},
         "per_class": [
-            {"name": name, "IoU_mean": _finite(class_mean[k]), "IoU_std": _finite(class_std[k]),
-             "IoU_pooled": _finite(pooled["IoU"][k])}
+            {"name": name, "IoU_mean": finite_json(float(class_mean[k])), "IoU_std": finite_json(float(class_std[k])),
+             "IoU_pooled": pooled["per_class"][k]["IoU"]}
             for k, name in enumerate(results[0].class_names)
         ],  # fmt: skip
     }
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 def aggregate_markdown(aggregate: dict) -> str:

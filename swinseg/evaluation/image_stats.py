@@ -64,6 +64,15 @@ class ImageStats:
         return (inter.astype(np.float64), (pred + label - inter).astype(np.float64), pred.astype(np.float64),
                 label.astype(np.float64))  # fmt: skip
 
+    def mismatch(self, other: ImageStats) -> str | None:
+        """How ``other`` covers other images or classes than these stats (None: the same, in the same order)."""
+        if self.images != other.images:
+            only = sorted(set(self.images) ^ set(other.images))
+            return f"{only[0]!r} is in one only" if only else "the same images in another order"
+        if self.class_names != other.class_names:
+            return f"other classes ({self.num_classes} vs {other.num_classes})"
+        return None
+
     def metrics(self, devkit: bool = False) -> dict:
         """``compute_metrics`` of the summed areas plus ``num_images``: the numbers of the run that saved them."""
         return {**compute_metrics(self.areas(), self.class_names, devkit=devkit), "num_images": self.num_images}
@@ -91,22 +100,21 @@ class ImageStats:
 
 
 class StatsCollector:
-    """Scores predictions image by image: a running :class:`ConfusionMatrix` (the metrics) and, per image, the
-    rows of an :class:`ImageStats`."""
+    """Scores predictions image by image into the rows of an :class:`ImageStats` (each image's own
+    :class:`ConfusionMatrix` areas; their sums are the dataset's)."""
 
     def __init__(self, num_classes: int, ignore_index: int = 255):
-        self.matrix = ConfusionMatrix(num_classes, ignore_index)
+        self.num_classes, self.ignore_index = num_classes, ignore_index
         self.names: list[str] = []
         self.rows: list[np.ndarray] = []  # (3, K) per image: intersect, pred, label
 
     def update(self, name: str, pred: object, target: object) -> None:
-        image = ConfusionMatrix(self.matrix.num_classes, self.matrix.ignore_index)
+        image = ConfusionMatrix(self.num_classes, self.ignore_index)
         image.update(pred, target)
-        self.matrix += image
         self.names.append(name)
         self.rows.append(np.stack([image.area_intersect, image.area_pred, image.area_label]).astype(np.uint32))
 
     def stats(self, class_names: list[str], provenance: dict | None = None) -> ImageStats:
-        rows = np.stack(self.rows) if self.rows else np.zeros((0, 3, self.matrix.num_classes), np.uint32)
-        return ImageStats(self.names, rows[:, 0], rows[:, 1], rows[:, 2], list(class_names),
-                          self.matrix.ignore_index, provenance or {})  # fmt: skip
+        rows = np.stack(self.rows) if self.rows else np.zeros((0, 3, self.num_classes), np.uint32)
+        return ImageStats(self.names, rows[:, 0], rows[:, 1], rows[:, 2], list(class_names), self.ignore_index,
+                          provenance or {})  # fmt: skip

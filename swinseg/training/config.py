@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -18,11 +18,12 @@ import yaml
 from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint
 from swinseg.core.config_keys import check_known_keys
 from swinseg.core.errors import first_line
-from swinseg.data.config import DataConfig
+from swinseg.data.config import DataConfig, build_dataset
+from swinseg.data.datasets import SegmentationDataset
 from swinseg.models.inference_config import InferenceConfig
 from swinseg.models.segmentor import SegmentorConfig
 
-__all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config", "load_with_recipe", "parse_yaml"]
+__all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config", "load_with_recipe", "parse_yaml", "recipe_validation_set"]
 
 LOSSES = ("ce", "dice", "focal", "lovasz")
 
@@ -153,3 +154,15 @@ def load_with_recipe(
         return load_checkpoint(checkpoint, device=device)
     cfg = load_train_config(config)
     return load_checkpoint(checkpoint, cfg.model, cfg.data, cfg.inference, cfg.to_dict(), device=device)
+
+
+def recipe_validation_set(loaded: LoadedCheckpoint, root: str | os.PathLike, dataset: str | None = None,
+                          split: str | None = None, progress: bool = False) -> SegmentationDataset:  # fmt: skip
+    """The validation split (or ``split``) of the dataset at ``root``, read as the checkpoint's recipe says (layout,
+    test scale, ignore index, reduce_zero_label; ``dataset`` names another layout); its classes must be the
+    model's."""
+    data = replace(loaded.data, root=str(root), dataset=dataset or loaded.data.dataset)
+    val = build_dataset(data, train=False, progress=progress, split=split)
+    if val.num_classes != loaded.config.num_classes:
+        raise ValueError(f"{root}: {val.num_classes} classes, but {loaded.path} predicts {loaded.config.num_classes}")
+    return val
