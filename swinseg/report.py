@@ -7,6 +7,7 @@ truth, prediction) and writes into one folder::
     samples.png    one row per sample: image | ground truth | prediction | error map
     iou.png        per-class IoU bars (classes present in ground truth or predictions)
     legend.png     colour and name of every class that appears in the samples
+    learning.png   training loss and validation mIoU against iterations and minutes (when given a run's log)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from swinseg.visualize import (
     comparison_grid,
     error_map,
     iou_bar_chart,
+    learning_curve_chart,
     legend,
 )
 
@@ -54,10 +56,13 @@ def write_report(
     title: str = "swinseg report",
     details: Sequence[str] = (),
     ignore_index: int = 255,
+    training_log: Sequence[dict] = (),
 ) -> Path:
     """Write the report (see the module docstring) into ``out_dir``; returns the path of ``report.md``.
 
     ``details`` are Markdown bullet lines describing how the numbers were made (model, data, training time).
+    ``training_log`` are the records of the run's ``metrics.jsonl``; when given, the report draws its learning
+    curve.
     Files are replaced atomically: a report is derived data, rewritten on every run.
     """
     out = Path(out_dir)
@@ -99,6 +104,9 @@ def write_report(
         "![per-class IoU](iou.png)",
         "",
     ]
+    if training_log:
+        learning_curve_chart(training_log, out / "learning.png", title="training loss and validation mIoU")
+        text += ["## Learning curve", "", "![training loss and validation mIoU](learning.png)", ""]
     path = out / "report.md"
     atomic_write(path, lambda tmp: Path(tmp).write_text("\n".join(text)), overwrite=True)
     return path

@@ -1,7 +1,8 @@
-"""Pictures of segmentations: colour maps, overlays, error maps, comparison grids and per-class IoU charts.
+"""Pictures of segmentations: colour maps, overlays, error maps, comparison grids, per-class IoU charts and
+learning curves.
 
 Arrays are numpy: images (H, W, 3) uint8 RGB, label maps (H, W) integers. Labels outside the palette (the
-ignore index 255) are drawn black. Nothing here touches a model; matplotlib is imported only by the chart.
+ignore index 255) are drawn black. Nothing here touches a model; matplotlib is imported only by the charts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from PIL import Image, ImageDraw, ImageOps
 from swinseg.core.atomic_write import atomic_write
 from swinseg.data.classes import ClassInfo
 
-__all__ = ["colorize", "comparison_grid", "confidence_image", "error_map", "iou_bar_chart", "legend", "overlay"]
+__all__ = [
+    "colorize",
+    "comparison_grid",
+    "confidence_image",
+    "error_map",
+    "iou_bar_chart",
+    "learning_curve_chart",
+    "legend",
+    "minutes_at_iterations",
+    "overlay",
+]
 
 CORRECT, WRONG, IGNORED = (40, 160, 60), (220, 40, 40), (0, 0, 0)
 
@@ -111,6 +122,62 @@ def iou_bar_chart(per_class: Sequence[dict], path: str | os.PathLike, title: str
     ax.set_xlabel("IoU (%)")
     ax.set_title(title)
     ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), overwrite=True)
+    return path
+
+
+def minutes_at_iterations(records: Sequence[dict]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(iterations, minutes) of a run's log records, from (0, 0) on, for the chart's minutes axis; ``None`` when
+    the clock is not increasing with the iterations (a run resumed part-way restarts its clock)."""
+    first: dict[int, float] = {}  # an evaluation is logged after its iteration's training record: keep the first
+    for r in records:
+        if "elapsed_s" in r:
+            first.setdefault(r["iter"], r["elapsed_s"])
+    iters = np.array([0.0, *first], dtype=float)
+    minutes = np.array([0.0, *first.values()]) / 60
+    if len(iters) < 2 or np.any(np.diff(iters) <= 0) or np.any(np.diff(minutes) < 0):
+        return None
+    return iters, minutes
+
+
+def learning_curve_chart(records: Sequence[dict], path: str | os.PathLike, title: str = "learning curve") -> Path:
+    """Training loss and validation mIoU against iterations (bottom axis) and minutes (top axis); PNG, atomic.
+
+    ``records`` are a run's ``metrics.jsonl`` lines: training records carry ``iter``, ``loss`` and ``elapsed_s``,
+    evaluation records ``iter``, ``mIoU`` and ``elapsed_s``. Runs resumed part-way are drawn as logged.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    train = sorted((r["iter"], r["loss"]) for r in records if "loss" in r)
+    evals = sorted((r["iter"], r["mIoU"]) for r in records if r.get("mIoU") is not None)
+    if not train and not evals:
+        raise ValueError("no training or evaluation records to draw")
+    clock = minutes_at_iterations(records)
+    fig = Figure(figsize=(7, 3.2))
+    loss_ax = fig.subplots()
+    if train:
+        loss_ax.plot(*zip(*train), color="#3b75af")
+    loss_ax.set_xlabel("iteration")
+    loss_ax.set_ylabel("training loss", color="#3b75af")
+    loss_ax.set_ylim(bottom=0)
+    miou_ax = loss_ax.twinx()
+    if evals:
+        miou_ax.plot(*zip(*evals), "o-", color="#d2691e")
+    miou_ax.set_ylabel("validation mIoU (%)", color="#d2691e")
+    miou_ax.set_ylim(0, 100)
+    if clock is not None:
+        iters, minutes = clock
+        loss_ax.set_xlim(0, iters[-1])  # the minutes axis is known up to the last logged iteration
+        top = loss_ax.secondary_xaxis(
+            "top", functions=(lambda i: np.interp(i, iters, minutes), lambda m: np.interp(m, minutes, iters))
+        )
+        ticks = MaxNLocator(8).tick_values(0, minutes[-1])  # only minutes the run reached: no clamped extras
+        top.set_xticks([t for t in ticks if 0 <= t <= minutes[-1]])
+        top.set_xlabel("minutes")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), overwrite=True)

@@ -85,3 +85,29 @@ def test_explore_predictions_runs_headless(tmp_path, monkeypatch):
     expected = evaluate(load_model(checkpoint), dataset, progress=False)["mIoU"]
     assert expected > 0
     assert printed[0] == f"{expected:.2f}"
+
+
+def test_explore_predictions_shows_the_demo_model_when_the_demo_has_run(tmp_path, monkeypatch):
+    """A newcomer who ran `swinseg demo` and opens the notebook beside its folder sees the demo's trained model
+    on its held-out scenes, with the mIoU the demo reported."""
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("ipykernel")
+    from swinseg.demo import run_demo
+
+    run_demo(tmp_path / "swinseg-demo", max_iters=2, num_train=4, num_val=3, progress=False)
+    for key in ("SWINSEG_CHECKPOINT", "SWINSEG_DATA", "SWINSEG_SPLIT", "SWINSEG_MAX_IMAGES"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in {"SWINSEG_DEVICE": "cpu", "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}.items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream")  # fmt: skip
+    assert "using the model `swinseg demo` trained" in text and "untrained" not in text
+    demo_miou = json.loads((tmp_path / "swinseg-demo/report/metrics.json").read_text())["mIoU"]
+    assert re.findall(r"mIoU: (\d+\.\d\d)", text) == [f"{demo_miou:.2f}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from swinseg.data.classes import ClassInfo
@@ -12,7 +13,9 @@ from swinseg.visualize import (
     confidence_image,
     error_map,
     iou_bar_chart,
+    learning_curve_chart,
     legend,
+    minutes_at_iterations,
     overlay,
 )
 
@@ -49,3 +52,18 @@ def test_grid_legend_and_chart_sizes(tmp_path):
     assert Image.open(path).format == "PNG"
 
 
+
+
+def test_learning_curve_has_a_minutes_axis_unless_the_clock_restarted(tmp_path):
+    log = [{"iter": 20, "loss": 2.0, "elapsed_s": 6.0}, {"iter": 40, "loss": 1.5, "elapsed_s": 12.0},
+           {"iter": 40, "mIoU": 10.0, "elapsed_s": 13.0}, {"iter": 60, "loss": 1.0, "elapsed_s": 19.0}]  # fmt: skip
+    iters, minutes = minutes_at_iterations(log)
+    assert iters.tolist() == [0, 20, 40, 60]
+    np.testing.assert_allclose(minutes, [0, 0.1, 0.2, 19 / 60])  # the evaluation's later time is not used
+    resumed = [*log, {"iter": 80, "loss": 0.9, "elapsed_s": 5.0}]  # a resumed run restarts its clock
+    assert minutes_at_iterations(resumed) is None
+    for records in (log, resumed):
+        path = learning_curve_chart(records, tmp_path / "curve.png")
+        assert Image.open(path).size == (700, 320)
+    with pytest.raises(ValueError, match="no training or evaluation records"):
+        learning_curve_chart([{"iter": 1, "lr": 0.1}], tmp_path / "empty.png")

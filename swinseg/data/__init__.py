@@ -12,12 +12,13 @@ from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.datasets import (
     SegmentationDataset,
     ade20k_dataset,
+    ade20k_layout_dataset,
     cityscapes_dataset,
     folder_dataset,
     voc_dataset,
 )
 from swinseg.data.io import DataError, read_image, read_mask, write_label_png
-from swinseg.data.synth import generate_ade20k
+from swinseg.data.synth import generate_ade20k, generate_easy
 from swinseg.data.transforms import eval_transform, train_transform
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "SegmentationDataset",
     "ade20k_classes",
     "ade20k_dataset",
+    "ade20k_layout_dataset",
     "build_dataset",
     "cityscapes_classes",
     "cityscapes_dataset",
@@ -34,6 +36,7 @@ __all__ = [
     "eval_transform",
     "folder_dataset",
     "generate_ade20k",
+    "generate_easy",
     "load_classes_file",
     "read_image",
     "read_mask",

@@ -9,6 +9,7 @@ from swinseg.data.classes import load_classes_file
 from swinseg.data.datasets import (
     SegmentationDataset,
     ade20k_dataset,
+    ade20k_layout_dataset,
     cityscapes_dataset,
     folder_dataset,
     voc_dataset,
@@ -19,6 +20,7 @@ __all__ = ["DataConfig", "build_dataset"]
 
 SPLITS = {  # dataset -> (training split, validation split) names in its own layout
     "ade20k": ("training", "validation"),
+    "ade20k_layout": ("training", "validation"),
     "voc": ("train", "val"),
     "cityscapes": ("train", "val"),
 }
@@ -28,7 +30,8 @@ SPLITS = {  # dataset -> (training split, validation split) names in its own lay
 class DataConfig:
     """Defaults are mmsegmentation's ADE20K recipe (512 crops from (2048, 512) x 0.5-2.0, 16 images a step).
 
-    dataset: ``ade20k`` | ``voc`` | ``cityscapes`` (``root`` is the dataset directory) or ``folder``
+    dataset: ``ade20k`` | ``voc`` | ``cityscapes`` | ``ade20k_layout`` (ADE20K's layout with the classes in
+        ``root/classes.json``; ``root`` is the dataset directory) or ``folder``
         (``train_images``/``train_masks``/``val_images``/``val_masks`` directories and a ``classes`` file).
     batch_size: images per optimizer step over all processes, before gradient accumulation splits it.
     """
@@ -89,5 +92,6 @@ def build_dataset(
             split = "train" if train else "val"
             raise ValueError(f"a folder dataset needs {split}_images, {split}_masks and classes")
         return folder_dataset(images, masks, load_classes_file(cfg.classes), cfg.img_suffix, cfg.mask_suffix, **kwargs)
-    build = {"ade20k": ade20k_dataset, "voc": voc_dataset, "cityscapes": cityscapes_dataset}[cfg.dataset]
+    build = {"ade20k": ade20k_dataset, "ade20k_layout": ade20k_layout_dataset, "voc": voc_dataset,
+             "cityscapes": cityscapes_dataset}[cfg.dataset]  # fmt: skip
     return build(cfg.root, split or SPLITS[cfg.dataset][0 if train else 1], **kwargs)

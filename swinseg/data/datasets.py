@@ -25,6 +25,7 @@ from swinseg.data.classes import (
     ClassInfo,
     ade20k_classes,
     cityscapes_classes,
+    load_classes_file,
     voc_classes,
 )
 from swinseg.data.io import (
@@ -168,6 +169,22 @@ def ade20k_dataset(root: str | os.PathLike, split: str = "training", **kwargs) -
     pairs = pair_files(root / "images" / split, root / "annotations" / split, ".jpg", ".png")
     kwargs.setdefault("reduce_zero_label", True)
     return SegmentationDataset(pairs, ade20k_classes(), name=f"ADE20K {split} ({root})", **kwargs)
+
+
+def ade20k_layout_dataset(root: str | os.PathLike, split: str = "training", **kwargs) -> SegmentationDataset:
+    """A dataset of its own classes in ADE20K's release layout: ``root/images/{training,validation}/*.jpg``,
+    ``root/annotations/...*.png`` and ``root/classes.json`` (``{"classes": [...], "palette": [...]}``, see
+    :func:`~swinseg.data.classes.load_classes_file`). As in ADE20K, masks hold 0 = other (ignored) and
+    1..K = ``classes[0..K-1]`` (``reduce_zero_label`` True by default). :func:`swinseg.data.synth.generate_easy`
+    writes one."""
+    root = Path(root)
+    if split not in ("training", "validation"):
+        raise ValueError(f"split must be 'training' or 'validation', not {split!r}")
+    if not (root / "classes.json").is_file():
+        raise DataError(f"{root}: no classes.json (the ade20k_layout dataset names its classes there)")
+    pairs = pair_files(root / "images" / split, root / "annotations" / split, ".jpg", ".png")
+    kwargs.setdefault("reduce_zero_label", True)
+    return SegmentationDataset(pairs, load_classes_file(root / "classes.json"), name=f"{root} {split}", **kwargs)
 
 
 def folder_dataset(

@@ -20,9 +20,14 @@ def test_demo_writes_a_report_with_pictures_and_resumes(tmp_path, capsys):
     metrics = json.loads((work / "report/metrics.json").read_text())
     text = report.read_text()
     assert f"| {metrics['aAcc']:.2f} | {metrics['mIoU']:.2f} |" in text
-    for picture in ("samples.png", "iou.png", "legend.png"):
+    baselines = metrics["baselines"]
+    assert 0 < baselines["commonest_class_mIoU"] < 30 and 0 < baselines["colour_lookup_mIoU"] < 50, baselines
+    assert f"mIoU {baselines['colour_lookup_mIoU']:.2f}" in text
+    assert "trained from scratch" in text and "not for real photos" in text
+    for picture in ("samples.png", "iou.png", "legend.png", "learning.png"):
         assert Image.open(work / "report" / picture).format == "PNG"
-    images = sorted((work / "data/ADEChallengeData2016/images/validation").glob("*.jpg"))
+        assert f"]({picture})" in text
+    images = sorted((work / "data/images/validation").glob("*.jpg"))
     assert len(images) == 3
     for image in images:  # a label PNG at the image's size, and an overlay, per validation image
         label = read_mask(work / "predictions" / f"{image.stem}.png")

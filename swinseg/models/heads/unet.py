@@ -3,7 +3,9 @@
 ``UnetHead`` is smp's ``UnetDecoder`` (upsample, concatenate the skip, two conv-BN-ReLU blocks per stage) fed
 with the Swin features laid out as smp expects: ``[stride 1, stride 2, s4, s8, s16, s32]``, where Swin has
 nothing at strides 1 and 2 and we pass zero-channel placeholders (as smp does for its transformer encoders).
-The decoder goes s32 -> s16 -> s8 -> s4 -> s2 -> s1 and a 3x3 conv gives the logits at full resolution.
+With the default five ``decoder_channels`` the decoder goes s32 -> s16 -> s8 -> s4 -> s2 -> s1 and a 3x3 conv
+gives the logits at full resolution; with fewer it stops earlier (three: s32 -> s16 -> s8 -> s4, logits at stride
+4 that the loss and inference upsample, as UPerNet's; the CPU demo's choice, faster and quicker to learn).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ __all__ = ["UnetHead"]
 
 
 class UnetHead(nn.Module):
-    """smp's U-Net decoder over strides 32 -> 1, then a 3x3 conv to ``num_classes``."""
+    """smp's U-Net decoder from stride 32 down to stride ``32 / 2 ** len(decoder_channels)``, then a 3x3 conv to
+    ``num_classes``."""
 
     def __init__(
         self,
@@ -30,6 +33,8 @@ class UnetHead(nn.Module):
         super().__init__()
         if len(in_channels) != 4:
             raise ValueError(f"UnetHead expects 4 encoder stages, got {len(in_channels)}")
+        if not 1 <= len(decoder_channels) <= 5:
+            raise ValueError(f"decoder_channels: 1 to 5 blocks (stride 32 -> 16 ... -> 1), got {len(decoder_channels)}")
         # smp channel layout: [stride 1 (dropped by the decoder), stride 2 (empty), s4, s8, s16, s32]
         self.decoder = UnetDecoder(
             encoder_channels=[0, 0, *in_channels],

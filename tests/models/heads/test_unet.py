@@ -1,0 +1,47 @@
+"""The U-Net head: as many decoder blocks as ``decoder_channels``, each halving the stride from 32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from swinseg.inference.logits import predict_logits
+from swinseg.models.heads.unet import UnetHead
+from swinseg.models.inference_config import InferenceConfig
+from swinseg.models.segmentor import SegmentorConfig, build_model
+from swinseg.models.swin import swin_config
+
+STAGES = (16, 32, 64, 128)  # channels at strides 4, 8, 16, 32
+
+
+def _features(h: int = 64, w: int = 96) -> list[torch.Tensor]:
+    return [torch.randn(2, c, h // s, w // s) for c, s in zip(STAGES, (4, 8, 16, 32))]
+
+
+@pytest.mark.parametrize(("channels", "stride"), [((32, 16, 16, 8, 8), 1), ((32, 16, 16), 4), ((32,), 16)])
+def test_each_block_halves_the_stride(channels, stride):
+    head = UnetHead(STAGES, num_classes=5, decoder_channels=channels).eval()
+    with torch.no_grad():
+        out = head(_features())
+    assert out.shape == (2, 5, 64 // stride, 96 // stride)
+    assert len(head.decoder.blocks) == len(channels)
+
+
+def test_block_counts_outside_1_to_5_are_refused():
+    for channels in ((), (8,) * 6):
+        with pytest.raises(ValueError, match="1 to 5 blocks"):
+            UnetHead(STAGES, num_classes=5, decoder_channels=channels)
+
+
+def test_a_stride_4_unet_predicts_at_full_size():
+    """The demo's three-block head: inference upsamples its stride-4 logits to the requested size."""
+    torch.manual_seed(0)
+    config = SegmentorConfig(encoder=swin_config("swin_toy", window_size=4), decoder="unet", num_classes=5,
+                             decoder_args={"decoder_channels": (32, 16, 16)}, aux_head=False)  # fmt: skip
+    model = build_model(config).eval()
+    image = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert model.head_logits(image).shape == (1, 5, 16, 16)
+        assert model(image).shape == (1, 5, 64, 64)  # eval mode resizes to the input
+        logits = predict_logits(model, image, (48, 80), InferenceConfig(), 5)
+    assert logits.shape == (1, 5, 48, 80)
