@@ -40,7 +40,16 @@ from .classes import ClassInfo, ade20k_classes
 from .io import atomic_write, write_label_png
 from .textures import texture
 
-__all__ = ["GENERATOR_VERSION", "SYNTH_CLASSES", "generate_ade20k", "render_scene", "scene_seed"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "SYNTH_CLASSES",
+    "VARIANTS",
+    "easy_classes",
+    "generate_ade20k",
+    "generate_easy",
+    "render_scene",
+    "scene_seed",
+]
 
 GENERATOR_VERSION = 1  # bump whenever render_scene's output changes
 SYNTH_CLASSES: tuple[str, ...] = (
@@ -103,10 +112,13 @@ class _Variant:
 
 
 VARIANTS = {
-    "hard": _Variant(_STYLES, 1.0, 0.06, 0.4, 0.45, (0.45, 0.35, 0.2), (0.7, 1.2), (2, 7), (0.3, 0.8)),
-    "easy": _Variant({name: ((_EASY_TEXTURES[name],), _STYLES.get(name, (None, tuple(_COLOURS)))[1])
-                      for name in SYNTH_CLASSES}, 1.6, 0.1, 0.6, 0.7, (0.8, 0.2, 0.0), (0.85, 1.1), (1, 3), (0.2, 0.4)),
-}
+    "hard": _Variant(styles=_STYLES, thing_scale=1.0, leg_width=0.06, thing_odds=0.4, wall_thing_odds=0.45,
+                     clutter_odds=(0.45, 0.35, 0.2), contrast=(0.7, 1.2), noise=(2, 7), blur=(0.3, 0.8)),
+    "easy": _Variant(styles={name: ((_EASY_TEXTURES[name],), _STYLES.get(name, ((), tuple(_COLOURS)))[1])
+                             for name in SYNTH_CLASSES},  # the hard set's colours ("painting": any colour)
+                     thing_scale=1.6, leg_width=0.1, thing_odds=0.6, wall_thing_odds=0.7,
+                     clutter_odds=(0.8, 0.2, 0.0), contrast=(0.85, 1.1), noise=(1, 3), blur=(0.2, 0.4)),
+}  # fmt: skip
 _GROUND = {"road": 0.35, "grass": 0.25, "sidewalk": 0.2, "water": 0.2}  # ground bands and their odds
 _TAU = 2 * math.pi
 
@@ -370,8 +382,8 @@ def generate_easy(
 ) -> Path:
     """Write the easy synthetic dataset (the demo's) under ``root`` and return ``root``: the same layout as
     :func:`generate_ade20k` without the ``ADEChallengeData2016`` level, its annotations holding 0 = other and
-    ``i + 1`` = :data:`SYNTH_CLASSES` ``[i]``, and a ``classes.json`` naming them in ADE20K's colours (train it as
-    a ``folder`` dataset with ``reduce_zero_label``). Resumes and refuses like :func:`generate_ade20k`."""
+    ``i + 1`` = :data:`SYNTH_CLASSES` ``[i]``, and a ``classes.json`` naming them in ADE20K's colours: the
+    ``ade20k_layout`` dataset type reads it. Resumes and refuses like :func:`generate_ade20k`."""
     out = Path(root)
     _write_dataset(out, "easy", num_train, num_val, size, seed, overwrite, progress)
     return out
@@ -385,6 +397,8 @@ def easy_classes() -> ClassInfo:
 
 def _write_dataset(out: Path, variant: str, num_train: int, num_val: int, size: tuple[int, int], seed: int,
                    overwrite: bool, progress: bool) -> None:  # fmt: skip
+    """The files of one variant under ``out`` (the two generators' shared body); the easy set's labels are
+    renumbered 1..20 and its classes written to ``classes.json``."""
     meta_path = out / "swinseg_synth.json"
     meta = {"generator": "swinseg.data.synth", "version": GENERATOR_VERSION, "variant": variant, "seed": seed,
             "size": [int(size[0]), int(size[1])], "num_train": num_train, "num_val": num_val}  # fmt: skip
