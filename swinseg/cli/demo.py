@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole pipeline on built-in synthetic data (about 5 minutes on 2 CPU cores)",
+        help="the whole pipeline on built-in synthetic data (about 3.5 minutes on 2 CPU cores)",
         description="Write the easy synthetic ADE20K-style dataset, train a small Swin + U-Net on it from scratch "
         "on the CPU (the recipe configs/demo_cpu.yaml), evaluate it against two model-free baselines, segment "
         "the validation images as a folder and write a report (Markdown, a picture grid of image / ground truth "
