@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from swinseg.benchmark.measure import (
     as_hw,
@@ -35,6 +34,8 @@ from swinseg.benchmark.peers import PEERS, PeerUnavailable, build_peer, peer_ver
 from swinseg.core.errors import first_line
 from swinseg.core.json_values import finite_json
 from swinseg.core.processes import pick_device
+from swinseg.core.progress import progress as progress_bar
+from swinseg.core.progress import progress_write
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.evaluation.evaluate import evaluate
 from swinseg.models.inference_config import InferenceConfig
@@ -87,7 +88,7 @@ class RecordLog:
     def emit(self, record: dict) -> dict:
         record = finite_json(record)
         self.records.append(record)
-        tqdm.write(json.dumps(record, allow_nan=False), file=sys.stdout)
+        progress_write(json.dumps(record, allow_nan=False), file=sys.stdout)
         return record
 
 
@@ -229,7 +230,7 @@ def measure_points(
     """Every point for every implementation in turn (interleaved, smallest images first). The requested points'
     records and comparisons are emitted as they come; all results are returned for the scaling fits."""
     results: dict[tuple[str, Point], dict] = {}
-    with tqdm(total=len(points) * len(active), desc="benchmark", unit="run", file=sys.stderr) as bar:
+    with progress_bar(total=len(points) * len(active), desc="benchmark", unit="run", file=sys.stderr) as bar:
         for point in points:
             for c in active:
                 bar.set_postfix_str(f"{c.impl} {point[0][0]}x{point[0][1]} batch {point[1]}")

@@ -12,11 +12,11 @@ import json
 import os
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint
 from swinseg.checkpoints.reading import CheckpointError
-from swinseg.core.atomic_write import atomic_write
+from swinseg.core.atomic_write import atomic_write_stream
 from swinseg.data.classes import ClassInfo
 from swinseg.models.inference_config import InferenceConfig
 from swinseg.models.segmentor import SegmentorConfig, SwinsegModel
@@ -50,7 +50,10 @@ def save_checkpoint(
         metadata["run_config"] = json.dumps(run_config)
     if inference is not None:
         metadata["inference"] = json.dumps(inference.to_dict())
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata), overwrite=True)
+    # Serialised in memory, then written by Python: a full disk is then an OSError naming the file (safetensors'
+    # own file writer reports it as a SafetensorError); the cost is one more copy of the weights in RAM.
+    data = safetensors_bytes(tensors, metadata=metadata)
+    atomic_write_stream(path, lambda f: f.write(data), overwrite=True)
     return path
 
 

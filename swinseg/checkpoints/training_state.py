@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from swinseg.core.atomic_write import atomic_write
+from swinseg.core.atomic_write import atomic_write_stream
 from swinseg.core.errors import first_line
 
 __all__ = ["load_training_state", "restore_rng_state", "rng_state", "save_training_state"]
@@ -43,7 +43,7 @@ def restore_rng_state(state: dict) -> None:
 
 def save_training_state(path: str | os.PathLike, state: dict) -> Path:
     """Write ``state`` to ``path`` atomically, replacing the previous checkpoint only once the new one is whole."""
-    return atomic_write(Path(path), lambda tmp: torch.save(state, tmp), overwrite=True)
+    return atomic_write_stream(Path(path), lambda f: torch.save(state, f), overwrite=True)
 
 
 def load_training_state(path: str | os.PathLike) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from swinseg.core.progress import progress as progress_bar
 from swinseg.data.classes import (
     ClassInfo,
     ade20k_classes,
@@ -126,7 +126,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
         """Check every pair (see the module docstring); raises the first problem found, in file order."""
         with ThreadPoolExecutor(workers) as pool:  # PIL decodes without the GIL
             results = pool.map(self._check_pair, range(len(self)))
-            for _ in tqdm(results, total=len(self), desc=f"checking {self.name}", disable=not progress, leave=False):
+            bar = progress_bar(results, total=len(self), desc=f"checking {self.name}", disable=not progress, leave=False)
+            for _ in bar:
                 pass
 
 

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from tqdm import tqdm
+
+from swinseg.core.progress import progress as progress_bar
 
 from .classes import ClassInfo, ade20k_classes
 from .io import atomic_write, write_label_png
@@ -421,7 +422,8 @@ def _write_dataset(out: Path, variant: str, num_train: int, num_val: int, size: 
         to_label, palette = np.arange(256, dtype=np.uint8), [0, 0, 0] + ade20k_classes().flat_palette()[:765]
     jobs = [("training", "train", n) for n in range(1, num_train + 1)]
     jobs += [("validation", "val", n) for n in range(1, num_val + 1)]
-    for split, short, n in tqdm(jobs, desc=f"synthetic scenes ({variant})", unit="img", disable=not progress):
+    bar = progress_bar(jobs, desc=f"synthetic scenes ({variant})", unit="img", disable=not progress)
+    for split, short, n in bar:
         image = out / "images" / split / f"ADE_{short}_{n:08d}.jpg"
         annotation = out / "annotations" / split / f"ADE_{short}_{n:08d}.png"
         if not overwrite and image.exists() and annotation.exists():

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from swinseg.core.processes import DistInfo, shard
+from swinseg.core.progress import progress as progress_bar
 from swinseg.data.datasets import SegmentationDataset
 from swinseg.evaluation.image_stats import ImageStats, StatsCollector
 from swinseg.evaluation.provenance import annotation_names
@@ -40,7 +40,7 @@ def evaluate_images(
     names = annotation_names([mask for _, mask in dataset.pairs])
     collector = StatsCollector(dataset.num_classes, dataset.ignore_index)
     indices = shard(len(dataset), info)
-    for index in tqdm(indices, desc="evaluate", disable=not (progress and info.is_main), leave=False):
+    for index in progress_bar(indices, desc="evaluate", disable=not (progress and info.is_main), leave=False):
         sample = dataset[index]
         label = sample["mask"]
         scores = predict_logits(model, sample["image"][None].to(device), tuple(label.shape), inference,

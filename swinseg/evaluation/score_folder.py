@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from swinseg.core.errors import NoticeWarning
+from swinseg.core.progress import progress as progress_bar
 from swinseg.data.io import DataError, apply_reduce_zero_label, files_by_stem, read_mask
 from swinseg.evaluation.image_stats import ImageStats, StatsCollector
 from swinseg.evaluation.provenance import annotation_names
@@ -82,7 +82,7 @@ def score_folder_images(
     names = annotation_names([anns[s] for s in stems])
     collector = StatsCollector(num_classes, ignore_index)
     zero_seen = ignore_seen = False  # in the annotations as read: what reduce_zero_label expects is 0s, no ignore
-    for name, stem in tqdm(list(zip(names, stems)), desc="scoring", unit="img", disable=not progress):
+    for name, stem in progress_bar(list(zip(names, stems)), desc="scoring", unit="img", disable=not progress):
         ann, pred = read_mask(anns[stem]), _prediction(preds[stem], pred_offset, ignore_index)
         if pred.shape != ann.shape:
             raise DataError(f"{preds[stem]}: prediction size {pred.shape} differs from annotation {ann.shape}")

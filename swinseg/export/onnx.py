@@ -32,7 +32,7 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from swinseg.core.atomic_write import atomic_write
+from swinseg.core.atomic_write import atomic_write_stream
 from swinseg.core.errors import first_line
 from swinseg.models.segmentor import SwinsegModel
 
@@ -233,7 +233,7 @@ def _save(proto, path: Path, scratch: Path, external: bool) -> None:
         os.replace(scratch / data_path.name, data_path)
     else:
         data_path.unlink(missing_ok=True)
-    atomic_write(path, lambda tmp: onnx.save_model(proto, tmp), overwrite=True)
+    atomic_write_stream(path, lambda f: onnx.save_model(proto, f), overwrite=True)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -39,10 +39,11 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from swinseg.core.errors import first_line
 from swinseg.core.processes import DistInfo, shard
+from swinseg.core.progress import Progress, progress_write
+from swinseg.core.progress import progress as progress_bar
 from swinseg.data.classes import ClassInfo
 from swinseg.data.io import image_size, read_image
 from swinseg.data.transforms import eval_transform, rescale_size
@@ -142,18 +143,18 @@ class _Progress:
     def __init__(self, info: DistInfo, show: bool):
         self.summary = PredictSummary()
         self.show = show and info.is_main
-        self.bar: tqdm | None = None  # started once the number of images to predict is known
+        self.bar: Progress | None = None  # started once the number of images to predict is known
         self.pending: deque[tuple[Path, Future]] = deque()  # writes in flight, oldest first
 
     def start(self, to_predict: int) -> None:
         """The bar over every image still to do; those that already failed (unreadable headers) count as done."""
         done = len(self.summary.failed)
-        self.bar = tqdm(total=done + to_predict, initial=done, desc="predict", unit="img", disable=not self.show,
+        self.bar = progress_bar(total=done + to_predict, initial=done, desc="predict", unit="img", disable=not self.show,
                         file=sys.stderr, dynamic_ncols=True)  # fmt: skip
 
     def fail(self, path: Path, reason: str) -> None:
         self.summary.failed.append((path, reason))
-        tqdm.write(f"{path}: {reason}", file=sys.stderr)
+        progress_write(f"{path}: {reason}", file=sys.stderr)
         if self.bar is not None:
             self.bar.update(1)
 
@@ -263,7 +264,8 @@ def predict_images(
     num_workers: DataLoader processes decoding and resizing (0: in this process).
     info: this process under torchrun: it takes batches ``rank, rank + world_size, ...`` of the plan; pass every
         process the same ``items``. The summary returned, the same on every process, covers all of them.
-    progress: a tqdm bar on stderr (main process only); unreadable files are reported there either way.
+    progress: a bar on stderr, plain lines when it is not a terminal (main process only); unreadable files are
+        reported there either way.
     label_format: ``indices`` (palette PNGs of 0..K-1) or ``ade-release`` (grey PNGs of 1..K, the ADE20K
         devkit's and benchmark server's convention; ``swinseg score --pred-format ade-release`` reads them).
     """

@@ -33,7 +33,6 @@ import torch.distributed as dist
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from swinseg.checkpoints.loading import load_model
 from swinseg.checkpoints.saving import save_checkpoint
@@ -45,6 +44,7 @@ from swinseg.checkpoints.training_state import (
 )
 from swinseg.core.atomic_write import atomic_write
 from swinseg.core.processes import DistInfo, init_distributed
+from swinseg.core.progress import progress as progress_bar
 from swinseg.data.config import build_dataset
 from swinseg.data.datasets import SegmentationDataset
 from swinseg.evaluation.evaluate import evaluate
@@ -353,8 +353,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
         atomic_write(work_dir / "config.yaml", lambda t: Path(t).write_text(yaml.safe_dump(cfg.to_dict())), True)
     batches = _batches(run, position.iteration)
     log = _RunLog(work_dir, position.iteration, run.info.is_main)
-    bar = tqdm(total=cfg.max_iters, initial=position.iteration, desc="train",
-               disable=not (progress and run.info.is_main))  # fmt: skip
+    bar = progress_bar(total=cfg.max_iters, initial=position.iteration, desc="train",
+                       disable=not (progress and run.info.is_main))  # fmt: skip
     params = [p for p in run.model.parameters() if p.requires_grad]
     clock = _Clock(position.iteration)
     last_eval = None
