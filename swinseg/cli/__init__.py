@@ -13,6 +13,7 @@ import traceback
 import warnings
 
 from swinseg.core.errors import NoticeWarning, first_line
+from swinseg.core.stopping import Stopped
 
 __all__ = ["build_parser", "main"]
 
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_notices(args.command)
             return args.run(args)
+    except Stopped as e:  # a stop signal: the work saved what it needs, the same command continues it
+        print(f"swinseg {args.command}: {e}", file=sys.stderr)
+        return e.exit_status
     except KeyboardInterrupt:
         print(f"swinseg {args.command}: interrupted", file=sys.stderr)
         return 130

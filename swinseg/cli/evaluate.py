@@ -8,6 +8,7 @@ import time
 from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.cli.scoring import add_statistics_options
 from swinseg.core.processes import init_distributed
+from swinseg.core.stopping import StopSignals
 from swinseg.data.config import SPLITS
 from swinseg.evaluation.evaluate import evaluate_images
 from swinseg.evaluation.metrics import results_to_markdown
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     inference = loaded.inference.with_overrides(args.mode, args.crop, args.stride, args.tta)
     record = provenance([mask for _, mask in dataset.pairs], loaded.path, inference.to_dict())
     start = time.perf_counter()
-    stats = evaluate_images(loaded.model, dataset, inference, info=info, provenance=record)
+    with StopSignals() as stop:
+        stats = evaluate_images(loaded.model, dataset, inference, info=info, provenance=record, stop=stop)
     seconds = time.perf_counter() - start
     if not info.is_main:
         return 0

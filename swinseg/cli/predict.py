@@ -15,6 +15,7 @@ import torch.distributed as dist
 
 from swinseg.cli.common import HelpFormatter
 from swinseg.core.processes import init_distributed
+from swinseg.core.stopping import StopSignals
 from swinseg.predict import collect_inputs, predict_images
 from swinseg.predict.writers import LABEL_FORMATS
 from swinseg.training.config import load_with_recipe
@@ -55,23 +56,25 @@ def run(args: argparse.Namespace) -> int:
                 f"{stride_h}x{stride_w}){', TTA' if inference.tta else ''}, {info.world_size} x {device} -> {args.out}",
                 file=sys.stderr,
             )
-        summary = predict_images(
-            loaded.model,
-            items,
-            args.out,
-            loaded.classes,
-            inference,
-            scale=scale,
-            batch_size=args.batch_size,
-            overlay=args.overlay,
-            save_probs=args.probs,
-            save_confidence=args.confidence,
-            overwrite=args.overwrite,
-            num_workers=args.workers,
-            info=info,
-            progress=not args.no_progress,
-            label_format=args.format,
-        )
+        with StopSignals() as stop:
+            summary = predict_images(
+                loaded.model,
+                items,
+                args.out,
+                loaded.classes,
+                inference,
+                scale=scale,
+                batch_size=args.batch_size,
+                overlay=args.overlay,
+                save_probs=args.probs,
+                save_confidence=args.confidence,
+                overwrite=args.overwrite,
+                num_workers=args.workers,
+                info=info,
+                progress=not args.no_progress,
+                label_format=args.format,
+                stop=stop,
+            )
         if info.is_main:
             print(summary.line(), flush=True)
         return 1 if summary.failed else 0

@@ -14,6 +14,7 @@ from torch import nn
 
 from swinseg.core.processes import DistInfo, shard
 from swinseg.core.progress import progress as progress_bar
+from swinseg.core.stopping import Stopped, StopSignals
 from swinseg.data.datasets import SegmentationDataset
 from swinseg.evaluation.image_stats import ImageStats, StatsCollector
 from swinseg.evaluation.provenance import annotation_names
@@ -31,16 +32,23 @@ def evaluate_images(
     info: DistInfo | None = None,
     progress: bool = True,
     provenance: dict | None = None,
+    stop: StopSignals | None = None,
 ) -> ImageStats:
     """Per-image areas of ``model`` (in eval mode) on ``dataset``, each image predicted as ``inference`` says
     (whole image or sliding windows, test-time augmentation). Under torchrun every process scores its share and
-    all of them get every image's rows, in dataset order."""
+    all of them get every image's rows, in dataset order. With ``stop``, a stop signal ends the work after the
+    image in progress (:class:`~swinseg.core.stopping.Stopped`; nothing is written, so a rerun starts over)."""
     info = info or DistInfo()
     device = next(model.parameters()).device
     names = annotation_names([mask for _, mask in dataset.pairs])
     collector = StatsCollector(dataset.num_classes, dataset.ignore_index)
     indices = shard(len(dataset), info)
-    for index in progress_bar(indices, desc="evaluate", disable=not (progress and info.is_main), leave=False):
+    for done, index in enumerate(progress_bar(indices, desc="evaluate", disable=not (progress and info.is_main),
+                                              leave=False)):  # fmt: skip
+        signum = stop.received if stop is not None else None  # per process: shards differ in length
+        if signum:
+            raise Stopped(signum, f"stopped by {StopSignals.name(signum)} after {done} of {len(indices)} images; "
+                                  "nothing was written: run the same command again")  # fmt: skip
         sample = dataset[index]
         label = sample["mask"]
         scores = predict_logits(model, sample["image"][None].to(device), tuple(label.shape), inference,

@@ -44,6 +44,7 @@ from swinseg.core.errors import first_line
 from swinseg.core.processes import DistInfo, shard
 from swinseg.core.progress import Progress, progress_write
 from swinseg.core.progress import progress as progress_bar
+from swinseg.core.stopping import Stopped, StopSignals
 from swinseg.data.classes import ClassInfo
 from swinseg.data.io import image_size, read_image
 from swinseg.data.transforms import eval_transform, rescale_size
@@ -250,6 +251,7 @@ def predict_images(
     info: DistInfo | None = None,
     progress: bool = True,
     label_format: str = "indices",
+    stop: StopSignals | None = None,
 ) -> PredictSummary:
     """Predict every ``(path, stem)`` of ``items`` (from :func:`collect_inputs`) into ``out_dir``; see the module
     docstring for the files written.
@@ -268,6 +270,8 @@ def predict_images(
         reported there either way.
     label_format: ``indices`` (palette PNGs of 0..K-1) or ``ade-release`` (grey PNGs of 1..K, the ADE20K
         devkit's and benchmark server's convention; ``swinseg score --pred-format ade-release`` reads them).
+    stop: a stop signal ends the work after the batch in progress, once its files are written
+        (:class:`~swinseg.core.stopping.Stopped`); every file written is whole, and a rerun skips them.
     """
     _check(classes, batch_size, scale, label_format)
     info = info or DistInfo()
@@ -284,7 +288,8 @@ def predict_images(
         run.start(sum(map(len, batches)))
         dataset = _ImageFiles([i.path for i in readable], eval_transform(scale), ["overlay" in i.paths for i in readable])
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                                             collate_fn=_as_list, pin_memory=device.type == "cuda")  # fmt: skip
+                                             collate_fn=_as_list, pin_memory=device.type == "cuda",
+                                             worker_init_fn=stop.worker_init() if stop is not None else None)  # fmt: skip
         max_pending = max(4, 2 * batch_size)  # bounds the label maps held in memory while the disk catches up
 
         def compute(group: list[dict]) -> None:
@@ -308,6 +313,12 @@ def predict_images(
                         for sample in group:
                             run.fail(readable[sample["index"]].path, "out of memory (try --batch-size 1 or --mode slide)")
                 run.finish(max_pending)
+                signum = stop.received if stop is not None else None  # per process: shards differ in length
+                if signum:
+                    run.finish(0)
+                    raise Stopped(signum, f"stopped by {StopSignals.name(signum)} after {run.summary.written} "
+                                          f"images; what is in {out_dir} is whole: run the same command to "
+                                          "continue")  # fmt: skip
             run.finish(0)
         finally:
             run.bar.close()

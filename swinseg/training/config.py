@@ -18,6 +18,7 @@ import yaml
 from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint
 from swinseg.core.config_keys import check_known_keys
 from swinseg.core.errors import first_line
+from swinseg.core.stopping import DEFAULT_STOP_SIGNALS, signal_number
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.datasets import SegmentationDataset
 from swinseg.models.inference_config import InferenceConfig
@@ -61,6 +62,8 @@ class TrainConfig:
     amp: ``auto`` (bf16 on CUDA if supported else fp16; bf16 on CPUs with native bf16 matmul; else off),
         ``bf16``, ``fp16`` (CUDA only), ``off``.
     max_nonfinite: stop after this many consecutive steps with a non-finite loss or gradient.
+    stop_signals: the signals that stop the run cleanly after the step in progress, saving ``last.pt`` there
+        (:mod:`swinseg.core.stopping`); exit status 128 + the signal's number.
     """
 
     model: SegmentorConfig = field(default_factory=SegmentorConfig)
@@ -81,6 +84,7 @@ class TrainConfig:
     log_every: int = 50
     max_nonfinite: int = 20
     device: str = "auto"
+    stop_signals: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_SIGNALS))
 
     def __post_init__(self) -> None:
         bad = set(self.losses) - set(LOSSES)
@@ -88,6 +92,8 @@ class TrainConfig:
             raise ValueError(f"unknown losses {sorted(bad)}; choose from {LOSSES}")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"amp must be auto, bf16, fp16 or off, not {self.amp!r}")
+        for name in self.stop_signals:
+            signal_number(name)  # a ValueError naming the choices
         if self.class_weights is not None and len(self.class_weights) != self.model.num_classes:
             raise ValueError(f"{len(self.class_weights)} class_weights for {self.model.num_classes} classes")
 

@@ -26,6 +26,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -44,7 +45,9 @@ from swinseg.checkpoints.training_state import (
 )
 from swinseg.core.atomic_write import atomic_write
 from swinseg.core.processes import DistInfo, init_distributed
+from swinseg.core.progress import Progress
 from swinseg.core.progress import progress as progress_bar
+from swinseg.core.stopping import Stopped, StopSignals, ignore_signals, signal_number
 from swinseg.data.config import build_dataset
 from swinseg.data.datasets import SegmentationDataset
 from swinseg.evaluation.evaluate import evaluate
@@ -54,11 +57,20 @@ from swinseg.training.distributed import StreamSampler, convert_sync_batchnorm
 from swinseg.training.losses import build_loss
 from swinseg.training.optim import build_optimizer, lr_factor
 
-__all__ = ["TrainResult", "TrainingDiverged", "train"]
+__all__ = ["TrainResult", "TrainingDiverged", "TrainingStopped", "train"]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradients stayed non-finite for ``max_nonfinite`` steps in a row."""
+
+
+class TrainingStopped(Stopped):
+    """A stop signal arrived: the step in progress was finished and ``last.pt`` written at ``iteration``."""
+
+    def __init__(self, signum: int, iteration: int, checkpoint: Path):
+        super().__init__(signum, f"stopped by {StopSignals.name(signum)} at iteration {iteration} "
+                                 f"({checkpoint} saved); run the same command to resume")  # fmt: skip
+        self.iteration = iteration
 
 
 @dataclass(frozen=True)
@@ -180,7 +192,8 @@ def _resume(run: _Run, resume_from: str | Path | None) -> _Position:
     if not resume_path.exists():
         return _Position()
     state = load_training_state(resume_path)
-    if json.loads(state["config"]) != json.loads(json.dumps(run.cfg.to_dict())):
+    saved = TrainConfig.from_dict(json.loads(state["config"])).to_dict()  # fields added since: their defaults
+    if json.loads(json.dumps(saved)) != json.loads(json.dumps(run.cfg.to_dict())):
         raise ValueError(f"{resume_path}: was written with another config; use a new work_dir")
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
@@ -205,6 +218,7 @@ def _batches(run: _Run, start_iter: int) -> Iterator[dict]:
         num_workers=cfg.data.num_workers,
         pin_memory=run.device.type == "cuda",
         generator=torch.Generator(),  # keeps the loader from drawing on the global RNG (exact resume)
+        worker_init_fn=partial(ignore_signals, [signal_number(s) for s in cfg.stop_signals]),  # the main's to handle
         persistent_workers=cfg.data.num_workers > 0,
     )
     return iter(loader)
@@ -343,7 +357,9 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
     """Train (or resume) the run in ``cfg.work_dir``.
 
     The run resumes from ``work_dir/last.pt`` when it exists, or from ``resume_from`` (a ``last.pt`` written by
-    the same config) when given; either way the config must be the one the checkpoint was written with.
+    the same config) when given; either way the config must be the one the checkpoint was written with. One of
+    ``cfg.stop_signals`` (on any rank) stops every rank after the same step, with ``last.pt`` saved there:
+    :class:`TrainingStopped`.
     """
     run = _set_up(cfg, progress)
     position = _resume(run, resume_from)
@@ -351,10 +367,23 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
     if run.info.is_main:  # (again on resume: same config, and resume_from may point outside work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(work_dir / "config.yaml", lambda t: Path(t).write_text(yaml.safe_dump(cfg.to_dict())), True)
-    batches = _batches(run, position.iteration)
     log = _RunLog(work_dir, position.iteration, run.info.is_main)
     bar = progress_bar(total=cfg.max_iters, initial=position.iteration, desc="train",
                        disable=not (progress and run.info.is_main))  # fmt: skip
+    try:
+        with StopSignals(cfg.stop_signals) as stop:
+            last_eval = _run_steps(run, position, log, bar, stop, progress)
+    finally:
+        bar.close()
+        log.close()
+    return TrainResult(cfg.max_iters, position.best_miou, last_eval)
+
+
+def _run_steps(run: _Run, position: _Position, log: _RunLog, bar: Progress, stop: StopSignals,
+               progress: bool) -> dict | None:  # fmt: skip
+    """The iterations from ``position`` to ``max_iters``: step, log, evaluate, checkpoint, and stop when asked."""
+    cfg = run.cfg
+    batches = _batches(run, position.iteration)
     params = [p for p in run.model.parameters() if p.requires_grad]
     clock = _Clock(position.iteration)
     last_eval = None
@@ -379,11 +408,12 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
             last_eval = _evaluate_and_keep_best(run, position, done, progress)
             summary = {k: v for k, v in last_eval.items() if k != "per_class"}
             log.write({"iter": done, **summary, "elapsed_s": clock.elapsed()})
-        if done % cfg.checkpoint_every == 0 or finished:
+        signum = None if finished else stop.agreed(run.info.enabled, run.device)
+        if done % cfg.checkpoint_every == 0 or finished or signum:
             _save_state(run, position, done)
-    bar.close()
-    log.close()
-    return TrainResult(cfg.max_iters, position.best_miou, last_eval)
+        if signum:
+            raise TrainingStopped(signum, done, run.checkpoint_path)
+    return last_eval
 
 
 class _Clock:
