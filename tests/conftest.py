@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,16 @@ def _seed():
 @pytest.fixture(scope="session")
 def blocks_dataset(tmp_path_factory) -> Path:
     return write_blocks_dataset(tmp_path_factory.mktemp("blocks"))
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(path: Path, options: str):
+    """A small tmpfs at ``path`` (needs root and mount rights; skips the test otherwise)."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                                           capture_output=True).returncode != 0:  # fmt: skip
+        pytest.skip("cannot mount a tmpfs here (tests/core/test_atomic_write.py mocks a full disk instead)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)

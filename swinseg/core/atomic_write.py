@@ -60,11 +60,17 @@ class _RecordingFile(io.FileIO):
     error: OSError | None = None
 
     def write(self, data) -> int:  # noqa: ANN001 - any bytes-like object
+        """All of ``data``: a raw write may take only part of it (a disk filling up), so write the rest until
+        the system takes it all or refuses with an error."""
+        view = memoryview(data).cast("B")
+        done = 0
         try:
-            return _write_bytes(self, data)
+            while done < len(view):
+                done += _write_bytes(self, view[done:]) or 0
         except OSError as e:
             self.error = self.error or e
             raise
+        return done
 
 
 def _replace_atomically(path: Path, overwrite: bool, fill: Callable[[str], object]) -> Path:

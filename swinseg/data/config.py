@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from swinseg.core.config_keys import check_known_keys
+from swinseg.core.config_types import NonNegativeInt, PositiveFloat, PositiveInt, Probability, validated
 from swinseg.data.classes import load_classes_file
 from swinseg.data.datasets import (
     SegmentationDataset,
@@ -36,7 +38,7 @@ class DataConfig:
     batch_size: images per optimizer step over all processes, before gradient accumulation splits it.
     """
 
-    dataset: str = "ade20k"
+    dataset: Literal["ade20k", "ade20k_layout", "voc", "cityscapes", "folder"] = "ade20k"
     root: str = "data/ade"
     train_images: str | None = None
     train_masks: str | None = None
@@ -45,25 +47,27 @@ class DataConfig:
     classes: str | None = None
     img_suffix: str = ".jpg"
     mask_suffix: str = ".png"
-    ignore_index: int = 255
+    ignore_index: NonNegativeInt = 255
     reduce_zero_label: bool | None = None  # None: the dataset's convention (True for ADE20K only)
-    crop_size: tuple[int, int] = (512, 512)
-    scale: tuple[int, int] = (2048, 512)
-    ratio_range: tuple[float, float] = (0.5, 2.0)
-    cat_max_ratio: float = 0.75
-    batch_size: int = 16
-    num_workers: int = 2
+    crop_size: tuple[PositiveInt, PositiveInt] = (512, 512)
+    scale: tuple[PositiveInt, PositiveInt] = (2048, 512)
+    ratio_range: tuple[PositiveFloat, PositiveFloat] = (0.5, 2.0)
+    cat_max_ratio: Probability = 0.75
+    batch_size: PositiveInt = 16
+    num_workers: NonNegativeInt = 2
 
     def __post_init__(self) -> None:
         if self.dataset not in (*SPLITS, "folder"):
             raise ValueError(f"unknown dataset {self.dataset!r}; choose from {[*SPLITS, 'folder']}")
         self.crop_size, self.scale = tuple(self.crop_size), tuple(self.scale)
         self.ratio_range = tuple(self.ratio_range)
+        if self.ratio_range[0] > self.ratio_range[1]:
+            raise ValueError(f"data.ratio_range: expected [low, high] with low <= high, got {list(self.ratio_range)}")
 
     @classmethod
     def from_dict(cls, data: dict) -> DataConfig:
         check_known_keys("data config", data, cls)
-        return cls(**data)
+        return validated(cls, data, "data.")
 
 
 def build_dataset(

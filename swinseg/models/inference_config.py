@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 from swinseg.core.config_keys import check_known_keys
+from swinseg.core.config_types import PositiveFloat, PositiveInt, validated
 
 __all__ = ["INFERENCE_MODES", "TTA_SCALES", "InferenceConfig", "default_stride"]
 
@@ -46,10 +48,10 @@ class InferenceConfig:
     no flip is plain inference, ``with_tta()`` is mmsegmentation's ADE20K multi-scale + flip.
     """
 
-    mode: str = "whole"
-    crop_size: tuple[int, int] | None = None
-    stride: tuple[int, int] | None = None
-    scales: tuple[float, ...] = (1.0,)
+    mode: Literal["whole", "slide", "auto"] = "whole"
+    crop_size: tuple[PositiveInt, PositiveInt] | None = None
+    stride: tuple[PositiveInt, PositiveInt] | None = None
+    scales: tuple[PositiveFloat, ...] = (1.0,)
     flip: bool = False
 
     def __post_init__(self) -> None:
@@ -123,4 +125,4 @@ class InferenceConfig:
     @classmethod
     def from_dict(cls, data: dict) -> InferenceConfig:
         check_known_keys("inference config", data, cls)
-        return cls(**data)
+        return validated(cls, data, "inference.")

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from swinseg.core.config_keys import check_known_keys
+from swinseg.core.config_types import NonNegativeFloat, PositiveInt, validated
 from swinseg.models.heads.fcn import FCNHead
 from swinseg.models.heads.swin_unet import SwinUnetHead
 from swinseg.models.heads.uper import UPerHead
@@ -39,11 +40,11 @@ class SegmentorConfig:
 
     encoder: SwinConfig = field(default_factory=lambda: SWIN_VARIANTS["swin_t"])
     decoder: str = "upernet"
-    num_classes: int = 150
+    num_classes: PositiveInt = 150
     decoder_args: dict = field(default_factory=dict)
     aux_head: bool = True
     aux_args: dict = field(default_factory=dict)
-    aux_loss_weight: float = 0.4
+    aux_loss_weight: NonNegativeFloat = 0.4
 
     def __post_init__(self) -> None:
         if isinstance(self.encoder, dict):
@@ -57,9 +58,8 @@ class SegmentorConfig:
     @classmethod
     def from_dict(cls, data: dict) -> SegmentorConfig:
         check_known_keys("model config", data, cls)
-        encoder = data.get("encoder", {})
-        check_known_keys("model.encoder config", encoder, SwinConfig)
-        return cls(**{**data, "encoder": SwinConfig(**encoder)})
+        check_known_keys("model.encoder config", data.get("encoder", {}), SwinConfig)
+        return validated(cls, data, "model.")
 
 
 @contextmanager

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from swinseg.core.config_types import PositiveFloat, PositiveInt, UnitInterval
 from swinseg.models.ops.gelu_linear import gelu_linear
 
 __all__ = [
@@ -44,19 +45,19 @@ __all__ = [
 class SwinConfig:
     """Everything that defines a Swin encoder. Derived values (stage channels) are properties."""
 
-    embed_dim: int = 96
-    depths: tuple[int, ...] = (2, 2, 6, 2)
-    num_heads: tuple[int, ...] = (3, 6, 12, 24)
-    window_size: int = 7
-    patch_size: int = 4
-    in_chans: int = 3
-    mlp_ratio: float = 4.0
+    embed_dim: PositiveInt = 96
+    depths: tuple[PositiveInt, ...] = (2, 2, 6, 2)
+    num_heads: tuple[PositiveInt, ...] = (3, 6, 12, 24)
+    window_size: PositiveInt = 7
+    patch_size: PositiveInt = 4
+    in_chans: PositiveInt = 3
+    mlp_ratio: PositiveFloat = 4.0
     qkv_bias: bool = True
     patch_norm: bool = True
     # LayerNorm on each stage output (official segmentation backbone, mmseg, HF). smp's UPerNet decoder
     # normalises the features itself, so the smp-built models turn these off.
     out_norms: bool = True
-    drop_path_rate: float = 0.3
+    drop_path_rate: UnitInterval = 0.3
     # Order of the cyclic shift and the window padding. The official code, mmsegmentation and Hugging Face
     # pad first, then shift; timm (and therefore smp's timm-based Swin encoders) shifts first, then pads.
     # Both give identical results when the feature map is a multiple of the window.

@@ -12,17 +12,28 @@ import os
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
 from swinseg.checkpoints.loading import LoadedCheckpoint, load_checkpoint
 from swinseg.core.config_keys import check_known_keys
+from swinseg.core.config_types import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    UnitInterval,
+    validated,
+)
 from swinseg.core.errors import first_line
 from swinseg.core.stopping import DEFAULT_STOP_SIGNALS, signal_number
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.data.datasets import SegmentationDataset
 from swinseg.models.inference_config import InferenceConfig
 from swinseg.models.segmentor import SegmentorConfig
+from swinseg.models.swin import SwinConfig
 
 __all__ = ["LOSSES", "OptimConfig", "TrainConfig", "load_train_config", "load_with_recipe", "parse_yaml", "recipe_validation_set"]
 
@@ -37,15 +48,15 @@ class OptimConfig:
     ``absolute_pos_embed`` (mmseg's ``paramwise_cfg`` for Swin, matched by name as mmseg does).
     """
 
-    lr: float = 6e-5
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.01
-    warmup_iters: int = 1500
-    warmup_start_factor: float = 1e-6
-    poly_power: float = 1.0
-    min_lr: float = 0.0
-    clip_grad_norm: float | None = None
+    lr: PositiveFloat = 6e-5
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegativeFloat = 0.01
+    warmup_iters: NonNegativeInt = 1500
+    warmup_start_factor: Probability = 1e-6
+    poly_power: NonNegativeFloat = 1.0
+    min_lr: NonNegativeFloat = 0.0
+    clip_grad_norm: PositiveFloat | None = None
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -71,18 +82,18 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     work_dir: str = "runs/upernet_swin_t_ade20k"
     pretrained: str | None = None  # ImageNet / any supported checkpoint for the encoder (or whole model)
-    max_iters: int = 160_000
-    accum_steps: int = 1
-    losses: dict[str, float] = field(default_factory=lambda: {"ce": 1.0})
-    class_weights: list[float] | None = None
-    amp: str = "auto"
+    max_iters: PositiveInt = 160_000
+    accum_steps: PositiveInt = 1
+    losses: dict[str, NonNegativeFloat] = field(default_factory=lambda: {"ce": 1.0})
+    class_weights: list[NonNegativeFloat] | None = None
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
     grad_checkpointing: bool = False
-    seed: int = 0
-    checkpoint_every: int = 16_000
-    eval_every: int = 16_000
+    seed: NonNegativeInt = 0
+    checkpoint_every: PositiveInt = 16_000
+    eval_every: PositiveInt = 16_000
     inference: InferenceConfig = field(default_factory=InferenceConfig)  # crop None: data.crop_size
-    log_every: int = 50
-    max_nonfinite: int = 20
+    log_every: PositiveInt = 50
+    max_nonfinite: PositiveInt = 20
     device: str = "auto"
     stop_signals: list[str] = field(default_factory=lambda: list(DEFAULT_STOP_SIGNALS))
 
@@ -93,7 +104,10 @@ class TrainConfig:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"amp must be auto, bf16, fp16 or off, not {self.amp!r}")
         for name in self.stop_signals:
-            signal_number(name)  # a ValueError naming the choices
+            try:
+                signal_number(name)
+            except ValueError as e:
+                raise ValueError(f"stop_signals: {e}") from None
         if self.class_weights is not None and len(self.class_weights) != self.model.num_classes:
             raise ValueError(f"{len(self.class_weights)} class_weights for {self.model.num_classes} classes")
 
@@ -106,13 +120,11 @@ class TrainConfig:
             data = {**data, "inference": {**data.get("inference", {}), "mode": data["eval_mode"]}}
             del data["eval_mode"]
         check_known_keys("training config", data, cls)
-        data = dict(data)
-        check_known_keys("optim config", data.get("optim", {}), OptimConfig)
-        data["optim"] = OptimConfig(**data.get("optim", {}))
-        data["data"] = DataConfig.from_dict(data.get("data", {}))
-        data["inference"] = InferenceConfig.from_dict(data.get("inference", {}))
-        data["model"] = SegmentorConfig.from_dict(data.get("model", {}))
-        return cls(**data)
+        for key, section in (("optim", OptimConfig), ("data", DataConfig), ("inference", InferenceConfig),
+                             ("model", SegmentorConfig)):  # fmt: skip
+            check_known_keys(f"{key} config", data.get(key, {}), section)
+        check_known_keys("model.encoder config", data.get("model", {}).get("encoder", {}), SwinConfig)
+        return validated(cls, data)
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -136,14 +148,20 @@ def load_train_config(path: str | os.PathLike, overrides: dict | None = None) ->
     """Read a YAML config; ``overrides`` are dotted keys (``{"optim.lr": 1e-4}``) applied on top."""
     path = Path(path)
     try:
-        data = parse_yaml(path.read_text()) or {}
+        data = parse_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{path}: cannot read the config ({first_line(e)})") from e
+    if data is None or data == {}:
+        raise ValueError(f"{path}: the config is empty (see configs/ for complete recipes)")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config is a mapping of keys to values, not {type(data).__name__}")
     for dotted, value in (overrides or {}).items():
         node = data
         *parents, leaf = dotted.split(".")
-        for key in parents:
+        for depth, key in enumerate(parents):
             node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{path}: --set {dotted}: {'.'.join(parents[: depth + 1])} is not a mapping")
         node[leaf] = value
     try:
         return TrainConfig.from_dict(data)

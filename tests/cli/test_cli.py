@@ -47,3 +47,41 @@ def test_python_dash_m_swinseg_runs_the_same_cli(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == f"swinseg convert: error: {tmp_path / 'x.pth'}: no such file or directory"
     assert torch.__version__  # the interpreter the suite runs is the one the subprocess used
+
+
+def test_every_file_the_commands_write_has_the_umasks_mode(blocks_dataset, tmp_path, capsys):
+    """train, predict, score, convert and export under umask 027: every file 0640 (the atomic writes create
+    their temporary files 0600 and must hand over the umask's mode), every folder 0750 or laxer."""
+    import os
+    import stat
+
+    import yaml
+
+    from tests.blocks import tiny_config
+
+    old = os.umask(0o027)
+    try:
+        cfg = tiny_config(blocks_dataset, tmp_path / "run", max_iters=2, checkpoint_every=1, eval_every=2)
+        config = tmp_path / "cfg.yaml"
+        config.write_text(yaml.safe_dump(cfg.to_dict()))
+        run = tmp_path / "run"
+        images = blocks_dataset / "val" / "img"
+        commands = [
+            ["train", str(config), "--quiet"],
+            ["predict", str(run), str(images), "--out", str(tmp_path / "pred"), "--overlay"],
+            ["score", str(tmp_path / "pred"), str(blocks_dataset / "val" / "ann"), "--classes",
+             str(blocks_dataset / "classes.json"), "--out", str(tmp_path / "score.json"), "--save-stats",
+             str(tmp_path / "score.npz")],
+            ["convert", str(run / "best.safetensors"), str(tmp_path / "converted.safetensors")],
+            ["export", str(run / "best.safetensors"), "--onnx", str(tmp_path / "model.onnx"), "--size", "64", "64"],
+        ]  # fmt: skip
+        for command in commands:
+            assert main(command) == 0, (command, capsys.readouterr().err)
+    finally:
+        os.umask(old)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "cfg.yaml"]
+    assert {p.name for p in written} >= {"best.safetensors", "last.pt", "config.yaml", "metrics.jsonl",
+                                         "score.json", "score.npz", "converted.safetensors", "model.onnx"}  # fmt: skip
+    assert any(p.name.endswith("_overlay.jpg") for p in written) and any(p.suffix == ".png" for p in written)
+    modes = {p.relative_to(tmp_path).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in written}
+    assert set(modes.values()) == {oct(0o640)}, modes

@@ -25,3 +25,22 @@ def test_convert_cli(tmp_path, toy_upernet, capsys):
     assert len(err.splitlines()) == 1 and "exists already" in err
 
 
+
+
+def test_convert_onto_a_full_file_system_is_one_line_and_keeps_the_previous_file(tmp_path, toy_upernet, capsys):
+    from swinseg.cli import main
+    from tests.conftest import mounted_tmpfs
+
+    src = tmp_path / "mmseg.pth"
+    torch.save({"state_dict": to_mmseg(toy_upernet)}, src)
+    assert main(["convert", str(src), str(tmp_path / "probe.safetensors")]) == 0
+    size_kb = (tmp_path / "probe.safetensors").stat().st_size // 1024
+    with mounted_tmpfs(tmp_path / "small", f"size={size_kb // 2}k") as small:  # half the checkpoint fits
+        dst = small / "out.safetensors"
+        dst.write_bytes(b"the previous file")
+        before = dst.read_bytes()
+        capsys.readouterr()
+        assert main(["convert", str(src), str(dst), "--overwrite"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == f"swinseg convert: error: {dst}: cannot write: No space left on device", err
+        assert dst.read_bytes() == before and [p.name for p in small.iterdir()] == ["out.safetensors"]

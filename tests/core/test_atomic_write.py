@@ -1,11 +1,9 @@
 """atomic_write: readers see the old file or the new one, never half of one; nothing is overwritten unasked; new
 files get the umask's mode; a refused write is one line naming the file."""
 
-import contextlib
 import errno
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import torch
 from swinseg.checkpoints.training_state import save_training_state
 from swinseg.core import atomic_write as atomic_write_module
 from swinseg.core.atomic_write import WriteError, atomic_write, atomic_write_stream, current_umask
+from tests.conftest import mounted_tmpfs
 
 
 def test_write_replace_and_refuse(tmp_path):
@@ -64,21 +63,8 @@ def test_new_files_get_the_umasks_mode(tmp_path, umask, mask):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask == stat.S_IMODE(plain.stat().st_mode), path
 
 
-@contextlib.contextmanager
-def _mounted_tmpfs(path: Path, options: str):
-    """A small tmpfs at ``path`` (needs root and mount rights; skips the test otherwise)."""
-    path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                                           capture_output=True).returncode != 0:  # fmt: skip
-        pytest.skip("cannot mount a tmpfs here (the ENOSPC case is also covered by a mock below)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-
-
 def test_a_full_file_system_is_one_line_and_keeps_the_previous_file(tmp_path):
-    with _mounted_tmpfs(tmp_path / "small", "size=256k") as small:
+    with mounted_tmpfs(tmp_path / "small", "size=256k") as small:
         target = small / "state.pt"
         save_training_state(target, {"w": torch.zeros(8)})
         before = target.read_bytes()
@@ -90,7 +76,7 @@ def test_a_full_file_system_is_one_line_and_keeps_the_previous_file(tmp_path):
 
 
 def test_a_read_only_file_system_is_one_line(tmp_path):
-    with _mounted_tmpfs(tmp_path / "ro", "size=64k,ro") as ro:
+    with mounted_tmpfs(tmp_path / "ro", "size=64k,ro") as ro:
         with pytest.raises(WriteError, match=r"ro/out.txt: cannot write: Read-only file system$"):
             atomic_write(ro / "out.txt", lambda tmp: Path(tmp).write_text("x"))
 
