@@ -27,7 +27,8 @@ __all__ = ["LineProgress", "Progress", "progress", "progress_mode", "progress_wr
 MODE_ENV = "SWINSEG_PROGRESS"
 INTERVAL_ENV = "SWINSEG_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 30.0
-STEPS = 10  # a line at every further 1/STEPS of a known total
+STEPS = 10  # a line at every further 1/STEPS of a known total ...
+MIN_GAP = 1.0  # ... but not within a second of the previous line: quick loops of few items stay quiet
 
 
 def progress(iterable: Iterable | None = None, *, total: float | None = None, desc: str | None = None,
@@ -131,7 +132,8 @@ class LineProgress:
         if self.disable or self.closed:
             return
         now = self.clock()
-        if now - self.last_t >= self.interval or self._step(self.n) > self._step(self.last_n):
+        gap = now - self.last_t
+        if gap >= self.interval or (gap >= MIN_GAP and self._step(self.n) > self._step(self.last_n)):
             self._emit(now)
 
     def close(self) -> None:

@@ -79,11 +79,13 @@ def test_postfix_and_description_show_on_the_next_lines():
     clock.now += 2
     bar.update(1)
     bar.set_postfix_str("impl swinseg 512x512")
+    bar.update(1)  # within a second of the last line: quiet
+    clock.now += 2
     bar.update(1)
     assert lines_of(stream) == [
         "train: 1/10 (10 %) 2.0 s/it, 0:02 elapsed, 0:18 left, loss=0.5300, lr=2.10e-03",
         "fine-tune: 2/10 (20 %) 2.0 s/it, 0:04 elapsed, 0:16 left, loss=0.25, step=3",
-        "fine-tune: 3/10 (30 %) 1.3 s/it, 0:04 elapsed, 0:09 left, impl swinseg 512x512",
+        "fine-tune: 4/10 (40 %) 1.5 s/it, 0:06 elapsed, 0:09 left, impl swinseg 512x512",
     ]
 
 
