@@ -53,6 +53,7 @@ from swinseg.benchmark.measure import (
     MemoryProbe,
     count_flops,
     host_info,
+    interleaved_ratio,
     measure_latency,
 )
 from swinseg.benchmark.peers import (
@@ -174,31 +175,44 @@ def matmul_limit(n: int, warmup: int, runs: int) -> dict:
 
 def inference_vs_peer(target: int, cfg: TrainConfig, peer: str, args: argparse.Namespace, limit: float,
                       emit: Emit) -> dict:  # fmt: skip
-    """Times ``measure_latency``: batch-1 forward passes of one random (1, 3, size, size) image in eval mode under
-    ``inference_mode``, swinseg's model then the peer's (same architecture). Ratio = peer seconds / swinseg's."""
+    """Batch-1 forward passes of one random (1, 3, size, size) image in eval mode under ``inference_mode``,
+    swinseg's model and the peer's (same architecture) timed **interleaved** (``interleaved_ratio``: one pass of
+    each per round, so that a host whose speed drifts slows both alike). Ratio = the median over rounds of peer
+    seconds / swinseg's in the same round, with its min and max; memory from one more pass each."""
     builders = {"swinseg": lambda c: (build_model(c), f"swinseg {c.decoder}", []),
                 peer: build_huggingface if peer == "huggingface" else build_smp}  # fmt: skip
-    seconds: dict[str, float] = {}
-    fractions: dict[str, float] = {}
-    skipped: dict[str, str] = {}
+    models, labels, skipped = {}, {}, {}
     for impl, build in builders.items():
-        base = {"target": target, "name": NAMES[target], "impl": impl}
         torch.manual_seed(0)
         try:
             model, label, notes = build(cfg.model)
         except (PeerUnavailable, ImportError) as e:
             skipped[impl] = str(e)
-            emit({**base, "skipped": skipped[impl]})
             continue
-        say(f"target {target}: {impl} at {args.size}x{args.size}")
-        measured = measure_latency(model, args.size, 1, args.warmup, args.runs)
-        seconds[impl] = measured["latency_ms_p50"] / 1000
-        record = rate(count_flops(model, args.size) / 1e9, seconds[impl], limit)
+        models[impl], labels[impl] = model, (label, notes)
+    say(f"target {target}: {' and '.join(models)} at {args.size}x{args.size}, {args.runs} interleaved rounds")
+    timing = interleaved_ratio(models, args.size, "swinseg", args.warmup, args.runs) if "swinseg" in models else None
+    fractions: dict[str, float] = {}
+    for impl in builders:
+        if impl in skipped or timing is None:
+            emit({"target": target, "name": NAMES[target], "impl": impl,
+                  "skipped": skipped.get(impl, "swinseg's model could not be built")})  # fmt: skip
+            continue
+        model = models[impl]
+        memory = measure_latency(model, args.size, 1, 0, 1)  # the memory fields (one more pass)
+        seconds = statistics.median(timing["seconds"][impl])
+        record = rate(count_flops(model, args.size) / 1e9, seconds, limit)
         fractions[impl] = record["fraction_of_limit"]
-        emit({**base, "model": label, "notes": notes, **measured, **record})
-        del model
-    ratio = seconds[peer] / seconds["swinseg"] if len(seconds) == 2 else None
-    emit({"target": target, "name": NAMES[target], "kind": "ratio", "of": f"{peer} s / swinseg s", "ratio": ratio})
+        emit({"target": target, "name": NAMES[target], "impl": impl, "model": labels[impl][0],
+              "notes": labels[impl][1], **memory, "runs": args.runs, "warmup": args.warmup, "interleaved": True,
+              "latency_ms_p50": 1000 * seconds, "latency_ms_min": 1000 * min(timing["seconds"][impl]),
+              "img_per_s": 1 / seconds, **record})  # fmt: skip
+    models.clear()
+    spread = timing["ratio"][peer] if timing is not None and peer in timing["ratio"] else None
+    ratio = spread["median"] if spread else None
+    emit({"target": target, "name": NAMES[target], "kind": "ratio", "of": f"{peer} s / swinseg s", "ratio": ratio,
+          "ratio_min": spread["min"] if spread else None, "ratio_max": spread["max"] if spread else None,
+          "rounds": args.runs})  # fmt: skip
     why = {"skipped": f"{peer}: {skipped[peer]}"} if peer in skipped else {}
     if target == 1:
         return {"measured": ratio, "goal": 1.0, "met": check(ratio, ">=", 1.0), "stretch_goal": 1.15,

@@ -53,6 +53,7 @@ __all__ = [
     "count_params",
     "fit_scaling_exponent",
     "host_info",
+    "interleaved_ratio",
     "measure_latency",
     "megapixels",
     "model_memory_mb",
@@ -269,6 +270,41 @@ def measure_latency(
         "latency_ms_min": 1000 * min(seconds),
         **memory,
     }
+
+
+def interleaved_ratio(models: dict[str, nn.Module], size: Size, baseline: str, warmup: int = 1, runs: int = 5,
+                      device: str | torch.device = "cpu") -> dict:  # fmt: skip
+    """Time the ``models`` round by round (A B A B ...: one forward pass of each per round, on the same random
+    batch-1 image), so that a host whose speed drifts slows every contender alike, and give each model's time
+    relative to ``baseline``'s in the same round.
+
+    Returns ``{"runs", "seconds": {name: [per round]}, "ratio": {name: {"median", "min", "max"}}}`` where a
+    ratio is the model's seconds / the baseline's (above 1: slower than the baseline). Models must already be on
+    ``device``; they are put in eval mode.
+    """
+    if runs < 1 or warmup < 0 or baseline not in models:
+        raise ValueError(f"need runs >= 1, warmup >= 0 and {baseline!r} among the models")
+    device = torch.device(device)
+    h, w = as_hw(size)
+    images = torch.randn(1, 3, h, w, device=device)
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    with torch.inference_mode():
+        for model in models.values():
+            model.eval()
+            for _ in range(warmup):
+                model(images)
+        for _ in range(runs):
+            for name, model in models.items():
+                _synchronize(device)
+                start = time.perf_counter()
+                model(images)
+                _synchronize(device)
+                seconds[name].append(time.perf_counter() - start)
+    ratios = {}
+    for name, times in seconds.items():
+        per_round = [t / b for t, b in zip(times, seconds[baseline])]
+        ratios[name] = {"median": statistics.median(per_round), "min": min(per_round), "max": max(per_round)}
+    return {"runs": runs, "seconds": seconds, "ratio": ratios}
 
 
 # ----------------------------------------------------------------------------------------------------------

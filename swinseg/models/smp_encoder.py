@@ -29,7 +29,14 @@ __all__ = ["SmpSwinEncoder", "register_smp_encoder", "register_smp_encoders"]
 
 
 class SmpSwinEncoder(SwinTransformer, EncoderMixin):
-    """:class:`SwinTransformer` with smp's encoder interface (parameter names unchanged)."""
+    """:class:`SwinTransformer` with smp's encoder interface (parameter names unchanged).
+
+    smp's encoder contract asks each encoder to say which export paths work. ``torch.jit.script`` does not: the
+    encoder's config dataclass, the size-dependent padding and the cached masks are beyond TorchScript, so
+    ``_is_torch_scriptable`` is False (smp then skips that check; ``torch.export`` and ONNX do work).
+    """
+
+    _is_torch_scriptable = False
 
     def __init__(self, config: dict, depth: int = 5, output_stride: int = 32):
         if output_stride != 32:

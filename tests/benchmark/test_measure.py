@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from swinseg.benchmark.measure import (
+    interleaved_ratio,
     count_flops,
     fit_scaling_exponent,
     measure_latency,
@@ -81,3 +82,27 @@ def test_measure_latency_fields():
 # ----------------------------------------------------------------------------------------------------------
 
 
+
+
+class _Repeat(nn.Module):
+    """A conv applied ``times`` times: work proportional to ``times``."""
+
+    def __init__(self, times: int):
+        super().__init__()
+        self.conv, self.times = nn.Conv2d(3, 3, 3, padding=1), times
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(self.times):
+            x = self.conv(x)
+        return x
+
+
+def test_interleaved_ratio_times_round_by_round_against_the_baseline():
+    torch.manual_seed(0)
+    out = interleaved_ratio({"one": _Repeat(4), "four": _Repeat(16)}, 128, baseline="one", warmup=1, runs=5)
+    assert out["runs"] == 5 and [len(v) for v in out["seconds"].values()] == [5, 5]
+    assert out["ratio"]["one"] == {"median": 1.0, "min": 1.0, "max": 1.0}
+    four = out["ratio"]["four"]
+    assert four["min"] <= four["median"] <= four["max"] and 2.0 < four["median"] < 8.0, four  # 4x the work
+    with pytest.raises(ValueError, match="among the models"):
+        interleaved_ratio({"one": _Repeat(1)}, 32, baseline="two")

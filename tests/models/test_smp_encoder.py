@@ -6,7 +6,7 @@ import pytest
 import segmentation_models_pytorch as smp
 import torch
 
-from swinseg.models.smp_encoder import register_smp_encoder, register_smp_encoders
+from swinseg.models.smp_encoder import SmpSwinEncoder, register_smp_encoder, register_smp_encoders
 from swinseg.models.swin import swin_config
 from tests.conftest import max_abs_diff
 
@@ -47,3 +47,16 @@ def test_dilated_decoders_are_refused_clearly():
     register_smp_encoders()
     with pytest.raises(ValueError, match="no dilated mode"):
         smp.PAN("swinseg_swin_toy", encoder_weights=None, classes=2)
+
+
+def test_the_torchscript_flag_is_honest():
+    """smp's contract: an encoder that cannot be scripted says so (its test suite then skips scripting)."""
+    encoder = SmpSwinEncoder(swin_config("swin_toy", window_size=4).to_dict(), depth=5).eval()
+    assert SmpSwinEncoder._is_torch_scriptable is False
+    with pytest.raises(Exception):  # noqa: B017 - TorchScript raises several kinds of errors
+        torch.jit.script(encoder)
+    assert SmpSwinEncoder._is_torch_exportable is True
+    exported = torch.export.export(encoder, (torch.randn(1, 3, 64, 64),))
+    assert [tuple(t.shape) for t in exported.module()(torch.randn(1, 3, 64, 64))] == [
+        tuple(t.shape) for t in encoder(torch.randn(1, 3, 64, 64))
+    ]
