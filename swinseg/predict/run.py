@@ -286,10 +286,7 @@ def predict_images(
         batches = plan_batches([item.net_size for item in readable], batch_size, alone)
         batches = [batches[i] for i in shard(len(batches), info)]
         run.start(sum(map(len, batches)))
-        dataset = _ImageFiles([i.path for i in readable], eval_transform(scale), ["overlay" in i.paths for i in readable])
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                                             collate_fn=_as_list, pin_memory=device.type == "cuda",
-                                             worker_init_fn=stop.worker_init() if stop is not None else None)  # fmt: skip
+        loader = _loader(readable, batches, scale, num_workers, device, stop)
         max_pending = max(4, 2 * batch_size)  # bounds the label maps held in memory while the disk catches up
 
         def compute(group: list[dict]) -> None:
@@ -308,22 +305,41 @@ def predict_images(
                     try:
                         compute(group)
                     except torch.OutOfMemoryError:  # this batch's images fail; smaller ones may still fit
-                        if device.type == "cuda":
-                            torch.cuda.empty_cache()
-                        for sample in group:
-                            run.fail(readable[sample["index"]].path, "out of memory (try --batch-size 1 or --mode slide)")
+                        _out_of_memory(group, readable, run, device)
                 run.finish(max_pending)
-                signum = stop.received if stop is not None else None  # per process: shards differ in length
-                if signum:
-                    run.finish(0)
-                    raise Stopped(signum, f"stopped by {StopSignals.name(signum)} after {run.summary.written} "
-                                          f"images; what is in {out_dir} is whole: run the same command to "
-                                          "continue")  # fmt: skip
+                _stop_if_asked(stop, run, out_dir)
             run.finish(0)
         finally:
             run.bar.close()
     run.summary.seconds = time.perf_counter() - start
     return _gather(run.summary, info)
+
+
+def _loader(readable: list[_Item], batches: list[list[int]], scale: tuple[int, int] | None, num_workers: int,
+            device: torch.device, stop: StopSignals | None) -> torch.utils.data.DataLoader:
+    """The planned batches of decoded, resized images (workers leave stop signals to this process)."""
+    dataset = _ImageFiles([i.path for i in readable], eval_transform(scale), ["overlay" in i.paths for i in readable])
+    return torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers, collate_fn=_as_list,
+                                       pin_memory=device.type == "cuda",
+                                       worker_init_fn=stop.worker_init() if stop is not None else None)  # fmt: skip
+
+
+def _out_of_memory(group: list[dict], readable: list[_Item], run: _Progress, device: torch.device) -> None:
+    """A batch that did not fit: its images are reported failed, the cache freed for the next ones."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    for sample in group:
+        run.fail(readable[sample["index"]].path, "out of memory (try --batch-size 1 or --mode slide)")
+
+
+def _stop_if_asked(stop: StopSignals | None, run: _Progress, out_dir: str | os.PathLike) -> None:
+    """After a batch: when a stop signal came (this process's own: shards differ in length, so no collective),
+    wait for the files in flight, then raise :class:`Stopped`."""
+    signum = stop.received if stop is not None else None
+    if signum:
+        run.finish(0)
+        raise Stopped(signum, f"stopped by {StopSignals.name(signum)} after {run.summary.written} images; what is "
+                              f"in {out_dir} is whole: run the same command to continue")  # fmt: skip
 
 
 def _groups(samples: list[dict], readable: list[_Item], run: _Progress) -> list[list[dict]]:
