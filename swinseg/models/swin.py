@@ -30,6 +30,7 @@ from torch.utils.checkpoint import checkpoint
 
 from swinseg.core.config_types import PositiveFloat, PositiveInt, UnitInterval
 from swinseg.models.ops.gelu_linear import gelu_linear
+from swinseg.models.ops.linear import linear
 
 __all__ = [
     "SWIN_VARIANTS",
@@ -207,7 +208,8 @@ class DropPath(nn.Module):
 
 
 class Mlp(nn.Module):
-    """fc2(GELU(fc1(x))); in training the GELU's output is recomputed in backward, not kept (gelu_linear)."""
+    """fc2(GELU(fc1(x))); in training the GELU's output is recomputed in backward, not kept (gelu_linear); at
+    inference on the CPU fc1 and the GELU are one oneDNN call (ops.linear)."""
 
     def __init__(self, dim: int, hidden_dim: int):
         super().__init__()
@@ -215,7 +217,9 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return gelu_linear(self.fc1(x), self.fc2.weight, self.fc2.bias)
+        if torch.is_grad_enabled() and type(self.fc2) is nn.Linear:
+            return gelu_linear(self.fc1(x), self.fc2.weight, self.fc2.bias)
+        return linear(linear(x, self.fc1, gelu=True), self.fc2)
 
 
 class WindowAttention(nn.Module):
@@ -249,7 +253,7 @@ class WindowAttention(nn.Module):
         head_dim = C // self.num_heads
         # Windows of all images are one batch of B * nW sequences: 4-D inputs take PyTorch's fused kernels.
         # (B, nW, N, 3C) -> (B * nW, N, 3, heads, d) -> (3, B * nW, heads, N, d)
-        qkv = self.qkv(x).view(B * nW, N, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
+        qkv = linear(x, self.qkv).view(B * nW, N, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
         attn_mask = self.relative_position_bias()  # (heads, N, N), broadcast over all windows
         if mask is not None:
             attn_mask = attn_mask + mask.unsqueeze(1)  # (nW, heads, N, N)
@@ -258,7 +262,7 @@ class WindowAttention(nn.Module):
         x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask.to(x.dtype))
         # (B * nW, heads, N, d) -> (B * nW, N, heads, d) -> (B, nW, N, C)
         x = x.transpose(1, 2).reshape(B, nW, N, C)
-        return self.proj(x)
+        return linear(x, self.proj)
 
 
 class SwinBlock(nn.Module):
@@ -369,7 +373,7 @@ class PatchMerging(nn.Module):
         H, W = x.shape[1:3]
         # (B, H/2, dy, W/2, dx, C) -> (B, H/2, W/2, dx, dy, C): dx-major, dy-minor is the official order
         x = x.view(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2, W // 2, 4 * C)
-        return self.reduction(self.norm(x))
+        return linear(self.norm(x), self.reduction)
 
 
 class SwinStage(nn.Module):
