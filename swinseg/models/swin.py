@@ -254,7 +254,9 @@ class WindowAttention(nn.Module):
         # Windows of all images are one batch of B * nW sequences: 4-D inputs take PyTorch's fused kernels.
         # (B, nW, N, 3C) -> (B * nW, N, 3, heads, d) -> (3, B * nW, heads, N, d)
         qkv = linear(x, self.qkv).view(B * nW, N, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
-        attn_mask = self.relative_position_bias()  # (heads, N, N), broadcast over all windows
+        # (heads, N, N) -> (1, heads, N, N), broadcast over all windows: a 4-D mask, because PyTorch's CPU
+        # SDPA takes its fused (flash) kernel for 4-D masks only and a 3-D one to the slower unfused math path
+        attn_mask = self.relative_position_bias().unsqueeze(0)
         if mask is not None:
             attn_mask = attn_mask + mask.unsqueeze(1)  # (nW, heads, N, N)
             if B > 1:  # (nW, heads, N, N) -> (B, nW, heads, N, N) -> (B * nW, heads, N, N)

@@ -45,3 +45,41 @@ def test_a_stride_4_unet_predicts_at_full_size():
         assert model(image).shape == (1, 5, 64, 64)  # eval mode resizes to the input
         logits = predict_logits(model, image, (48, 80), InferenceConfig(), 5)
     assert logits.shape == (1, 5, 48, 80)
+
+
+def _smp_forward(head: UnetHead, features: list[torch.Tensor]) -> torch.Tensor:
+    """What the head computed before its coarse-grid convolutions: smp's UnetDecoder as smp runs it."""
+    s4 = features[0]
+    B, _, h, w = s4.shape
+    placeholders = [s4.new_empty(B, 0, 4 * h, 4 * w), s4.new_empty(B, 0, 2 * h, 2 * w)]
+    return head.conv_seg(head.decoder([*placeholders, *features]))
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize(("h", "w"), [(64, 96), (72, 40), (66, 100)])  # 66 x 100: odd stage sizes, smp's path
+def test_the_same_logits_as_smps_decoder(h: int, w: int, training: bool) -> None:
+    torch.manual_seed(0)
+    head = UnetHead(STAGES, num_classes=5, decoder_channels=(32, 16, 16, 8, 8)).train(training)
+    for m in head.modules():  # non-trivial BatchNorm statistics and affine parameters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2), m.weight.data.uniform_(0.5, 2)
+    sizes = [(-(-h // s), -(-w // s)) for s in (4, 8, 16, 32)]  # Swin's ceil sizes
+    features = [torch.randn(2, c, *hw) for c, hw in zip(STAGES, sizes)]
+    with torch.no_grad():
+        want = _smp_forward(head, features)
+        got = head(features)
+    assert got.shape == want.shape == (2, 5, 4 * sizes[0][0], 4 * sizes[0][1])
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_gradients_match_smps_decoder() -> None:
+    torch.manual_seed(0)
+    head = UnetHead(STAGES, num_classes=3, decoder_channels=(16, 8, 8, 8, 4)).train()
+    features = [torch.randn(1, c, 32 // s, 32 // s) for c, s in zip(STAGES, (1, 2, 4, 8))]
+    grads = []
+    for forward in (_smp_forward, lambda hd, f: hd(f)):
+        head.zero_grad()
+        forward(head, features).square().mean().backward()
+        grads.append({n: p.grad.clone() for n, p in head.named_parameters()})
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-3, atol=1e-6, msg=name)
