@@ -80,7 +80,9 @@ from swinseg.training.optim import build_optimizer
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {name: ROOT / f"configs/{name}_swin_t_ade20k_512.yaml" for name in ("upernet", "unet")}
 JPEG_SIZES = ((512, 683), (600, 800), (480, 640), (512, 512))  # (H, W) at full size; --quick divides by 8
-NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder"}
+NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder",
+         6: "cpu_backends", 7: "batched_throughput"}  # fmt: skip
+ODD_SIZE = (375, 500)  # target 6's odd size (H, W): not a multiple of 32 or of the window; --quick (40, 56)
 TRAIN_NOTE = ("swinseg trains with its recipe's drop path 0.3 and head dropout 0.1; the HF peer is built with "
               "none (a little less work for HF). Memory: peak RSS growth from just before the first step.")
 Emit = Callable[[dict], dict]
@@ -452,6 +454,108 @@ def predict_folder(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# 6: CPU deployment backends of the U-Net Swin-T against eager fp32
+# ----------------------------------------------------------------------------------------------------------
+
+
+class OnnxRuntimeLogits(torch.nn.Module):
+    """The model exported to ONNX (dynamic sizes, ``swinseg.export.onnx``) and run by onnxruntime's CPU provider
+    with ``threads`` intra-op threads; forward maps a tensor to a tensor like the model."""
+
+    def __init__(self, model: torch.nn.Module, folder: Path, threads: int):
+        super().__init__()
+        import onnxruntime
+
+        from swinseg.export.onnx import INPUT_NAME, export_onnx
+
+        path = export_onnx(model, folder / "model.onnx", size=(64, 64), dynamic=True)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = INPUT_NAME
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.session.run(None, {self.input_name: images.numpy()})[0])
+
+
+def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
+    """U-Net Swin-T (random weights) run by each ``swinseg.inference.backends`` backend and by onnxruntime,
+    timed interleaved with eager fp32 at ``--size`` and at an odd size (``ODD_SIZE``); per backend the speed-up
+    (eager s / backend s, median over rounds) and the pixels whose argmax agrees with eager's on one random
+    image (random weights make near-ties common: a trained model agrees more; the README has the demo's mIoU)."""
+    from swinseg.inference.backends import BACKENDS, prepare_backend
+
+    cfg = load_config("unet", args.quick)
+    torch.manual_seed(0)
+    eager = build_model(cfg.model).eval()
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="speed_targets_onnx_") as tmp:
+        models = {name: prepare_backend(eager, name) for name in BACKENDS}
+        try:
+            models["onnxruntime"] = OnnxRuntimeLogits(eager, Path(tmp), args.threads)
+        except ImportError as e:
+            emit({"target": 6, "name": NAMES[6], "impl": "onnxruntime", "skipped": str(e)})
+        odd = (40, 56) if args.quick else ODD_SIZE
+        for size in ((args.size, args.size), odd):
+            say(f"target 6: {', '.join(models)} at {size[0]}x{size[1]}, {args.runs} interleaved rounds")
+            timing = interleaved_ratio(models, size, "eager", args.warmup, args.runs)
+            image = torch.randn(1, 3, *size)
+            with torch.inference_mode():
+                reference = eager(image).argmax(1)
+                agreement = {n: (m(image).argmax(1) == reference).float().mean().item() for n, m in models.items()}
+            for name in models:
+                speedup = 1 / timing["ratio"][name]["median"]
+                results.setdefault(name, {})[f"{size[0]}x{size[1]}"] = speedup
+                emit({"target": 6, "name": NAMES[6], "impl": name, "size": list(size), "runs": args.runs,
+                      "latency_ms_p50": 1000 * statistics.median(timing["seconds"][name]),
+                      "speedup_vs_eager": speedup, "speedup_min": 1 / timing["ratio"][name]["max"],
+                      "speedup_max": 1 / timing["ratio"][name]["min"], "pixel_agreement": agreement[name]})  # fmt: skip
+    from swinseg.inference.backends import cpu_has_native_bf16
+
+    best = max(results, key=lambda n: min(results[n].values()))
+    return {"measured": results, "fastest": best, "native_bf16": cpu_has_native_bf16()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 7: throughput at batch 4 against Hugging Face
+# ----------------------------------------------------------------------------------------------------------
+
+
+def batched_throughput(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
+    """img/s of UPerNet Swin-T forward passes on a (4, 3, size, size) batch, swinseg (eager fp32, what
+    ``predict --batch-size 4`` and ``eval`` run per batch) and Hugging Face, interleaved round by round."""
+    cfg = load_config("upernet", args.quick)
+    torch.manual_seed(0)
+    models = {"swinseg": build_model(cfg.model).eval()}
+    try:
+        models["huggingface"] = build_huggingface(cfg.model)[0].eval()
+    except (PeerUnavailable, ImportError) as e:
+        emit({"target": 7, "name": NAMES[7], "impl": "huggingface", "skipped": str(e)})
+        return {"measured": None, "met": False, "skipped": str(e)}
+    batch = torch.randn(4, 3, args.size, args.size)
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    say(f"target 7: swinseg and huggingface at batch 4, {args.size}x{args.size}, {args.runs} interleaved rounds")
+    with torch.inference_mode():
+        for model in models.values():
+            for _ in range(args.warmup):
+                model(batch)
+        for _ in range(args.runs):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model(batch)
+                seconds[name].append(time.perf_counter() - start)
+    for name, times in seconds.items():
+        emit({"target": 7, "name": NAMES[7], "impl": name, "batch": 4, "size": [args.size] * 2,
+              "img_per_s": 4 / statistics.median(times), "all_seconds": times,
+              **rate(4 * count_flops(models[name], args.size) / 1e9, statistics.median(times), limit)})  # fmt: skip
+    per_round = [hf / ours for hf, ours in zip(seconds["huggingface"], seconds["swinseg"])]
+    ratio = statistics.median(per_round)
+    emit({"target": 7, "name": NAMES[7], "kind": "ratio", "of": "swinseg img/s / huggingface img/s at batch 4",
+          "ratio": ratio, "ratio_min": min(per_round), "ratio_max": max(per_round)})  # fmt: skip
+    return {"measured": ratio, "goal": 1.5, "met": check(ratio, ">=", 1.5)}
+
+
+# ----------------------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------------------
 
@@ -515,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     run = {1: lambda: inference_vs_peer(1, load_config("upernet", args.quick), "huggingface", args, limit, emit),
            2: lambda: inference_vs_peer(2, load_config("unet", args.quick), "smp", args, limit, emit),
            3: lambda: train_step(args, limit, emit), 4: lambda: scaling(args, limit, emit),
-           5: lambda: predict_folder(args, limit, emit)}  # fmt: skip
+           5: lambda: predict_folder(args, limit, emit), 6: lambda: cpu_backends(args, limit, emit),
+           7: lambda: batched_throughput(args, limit, emit)}  # fmt: skip
     summary = []
     for target in sorted(set(args.targets)):
         start = time.perf_counter()

@@ -13,6 +13,7 @@ from swinseg.data.config import SPLITS
 from swinseg.evaluation.evaluate import evaluate_images
 from swinseg.evaluation.metrics import results_to_markdown
 from swinseg.evaluation.provenance import provenance
+from swinseg.inference.backends import BACKENDS, prepare_backend
 from swinseg.evaluation.results_file import results_of, write_results_json
 from swinseg.training.config import load_with_recipe, recipe_validation_set
 
@@ -29,14 +30,16 @@ def run(args: argparse.Namespace) -> int:
     record = provenance([mask for _, mask in dataset.pairs], loaded.path, inference.to_dict())
     start = time.perf_counter()
     with StopSignals() as stop:
-        stats = evaluate_images(loaded.model, dataset, inference, info=info, provenance=record, stop=stop)
+        model = prepare_backend(loaded.model, args.backend)
+        stats = evaluate_images(model, dataset, inference, info=info, provenance=record, stop=stop)
     seconds = time.perf_counter() - start
     if not info.is_main:
         return 0
     results = results_of(stats, args.ci, args.n_boot, args.seed, devkit=args.devkit)
     results["settings"] = {"checkpoint": str(loaded.path), "data": args.data, "split": args.split or
                            SPLITS[layout][1], "mode": inference.mode, "crop": inference.crop_size,
-                           "stride": inference.stride, "tta": inference.tta, "seconds": round(seconds, 2)}  # fmt: skip
+                           "stride": inference.stride, "tta": inference.tta, "backend": args.backend,
+                           "seconds": round(seconds, 2)}  # fmt: skip
     print(results_to_markdown(results))
     print(f"{dataset.name}: {results['num_images']} images, mIoU {results['mIoU']:.2f}, mAcc {results['mAcc']:.2f}, "
           f"aAcc {results['aAcc']:.2f} ({inference.mode}{', multi-scale + flip' if inference.tta else ''}; "
@@ -78,6 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_statistics_options(p)
     p.add_argument("--devkit", action="store_true", help="also the ADE20K devkit's mIoU (absent classes count 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--backend", choices=BACKENDS, default="eager",
+                   help="eager (fp32, the reference), bf16 (autocast) or int8 (encoder Linear layers; CPU)")
     p.add_argument("--out", help="write the results (summary, per-class rows, settings) as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --save-stats if they exist")
     p.set_defaults(run=run)

@@ -16,6 +16,7 @@ import torch.distributed as dist
 from swinseg.cli.common import HelpFormatter
 from swinseg.core.processes import init_distributed
 from swinseg.core.stopping import StopSignals
+from swinseg.inference.backends import BACKENDS, prepare_backend
 from swinseg.predict import collect_inputs, predict_images
 from swinseg.predict.writers import LABEL_FORMATS
 from swinseg.training.config import load_with_recipe
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             )
         with StopSignals() as stop:
             summary = predict_images(
-                loaded.model,
+                prepare_backend(loaded.model, args.backend),
                 items,
                 args.out,
                 loaded.classes,
@@ -118,6 +119,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="images of equal size per forward pass")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes (0: in the main process)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 (under torchrun cuda: a GPU a process)")
+    p.add_argument("--backend", choices=BACKENDS, default="eager", help="eager: fp32 (reference); bf16: bfloat16 "
+                   "autocast (fast on CPUs with AVX-512 BF16 / AMX); int8: the encoder's Linear layers int8 (CPU); "
+                   "README 'Speed and memory' has each one's speed and accuracy per chip")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs instead of skipping them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)

@@ -6,12 +6,9 @@
              AMD Zen 4 and later, Intel Sapphire Rapids and later); elsewhere oneDNN emulates it, slower than fp32.
     int8     the encoder's Linear layers dynamically quantised (weights int8 per tensor, activations quantised
              on the fly; ``torch.ao.quantization.quantize_dynamic``, fbgemm kernels); the head stays fp32.
-    compile  ``torch.compile`` with inductor's CPU backend and freezing (weights folded into the generated C++,
-             convolution weights prepacked). Compiles once per input shape, which takes minutes on 2 cores;
-             inductor's on-disk cache makes a later process with the same shapes start faster.
 
 What each costs in accuracy and gains in speed on a given chip is measured by ``benchmarks/speed_targets.py``
-(target 7) and written in the README; :func:`prepare_backend` only builds the model that runs. Every backend
+(``--targets 6``) and written in the README; :func:`prepare_backend` only builds the model that runs. Every backend
 returns a module with the model's interface: ``forward`` (logits at the input size, fp32), ``head_logits`` and
 ``config``, so that ``predict_images`` and ``evaluate_images`` take it as they take the model.
 """
@@ -26,9 +23,9 @@ from torch import nn
 
 from swinseg.models.segmentor import SwinsegModel
 
-__all__ = ["BACKENDS", "AutocastModel", "CompiledModel", "cpu_has_native_bf16", "prepare_backend", "quantize_int8"]
+__all__ = ["BACKENDS", "AutocastModel", "cpu_has_native_bf16", "prepare_backend", "quantize_int8"]
 
-BACKENDS = ("eager", "bf16", "int8", "compile")
+BACKENDS = ("eager", "bf16", "int8")
 
 
 def cpu_has_native_bf16() -> bool:
@@ -74,22 +71,6 @@ class AutocastModel(_Wrapped):
             return self.model.head_logits(images).float()
 
 
-class CompiledModel(_Wrapped):
-    """``forward`` and ``head_logits`` each compiled by ``torch.compile`` (inductor, freezing) on first use."""
-
-    def __init__(self, model: SwinsegModel):
-        super().__init__(model)
-        options = {"freezing": True}  # inference only: weights become constants, conv weights prepacked
-        self._forward = torch.compile(model, dynamic=False, options=options)
-        self._head_logits = torch.compile(model.head_logits, dynamic=False, options=options)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self._forward(images)
-
-    def head_logits(self, images: torch.Tensor) -> torch.Tensor:
-        return self._head_logits(images)
-
-
 def quantize_int8(model: SwinsegModel) -> SwinsegModel:
     """A copy of ``model`` whose encoder Linear layers are dynamically quantised to int8 (CPU only)."""
     if next(model.parameters()).device.type != "cpu":
@@ -112,6 +93,4 @@ def prepare_backend(model: SwinsegModel, backend: str) -> nn.Module:
         return model
     if backend == "bf16":
         return AutocastModel(model, torch.bfloat16).eval()
-    if backend == "int8":
-        return quantize_int8(model)
-    return CompiledModel(model).eval()
+    return quantize_int8(model)
