@@ -8,8 +8,8 @@ ones. Every timing record carries ``fraction_of_limit`` = (GFLOP of the work / s
 
     target              what is timed                                                     goal
     0 host              host_info, idle check (load, other processes' CPU), matmul limit -
-    1 upernet_inference swinseg UPerNet Swin-T vs Hugging Face UperNet-Swin, batch 1     HF s / swinseg s >= 1.0
-    2 unet_inference    swinseg U-Net Swin-T vs smp Unet + timm Swin-T, batch 1          smp s / swinseg s >= 1.15,
+    1 upernet_inference swinseg UPerNet Swin-T vs Hugging Face UperNet-Swin, batch 1     HF s / swinseg s >= 1.5
+    2 unet_inference    swinseg U-Net Swin-T vs smp Unet + timm Swin-T, batch 1          smp s / swinseg s >= 1.5,
                                                                                       fraction_of_limit >= 0.85
     3 upernet_train_step forward + CE (+ 0.4 aux CE), backward, AdamW at batch 2: swinseg, HF s / swinseg s >= 1.05,
                         swinseg with grad checkpointing, HF; one fresh process each      memory swinseg / HF <= 0.7
@@ -17,6 +17,10 @@ ones. Every timing record carries ``fraction_of_limit`` = (GFLOP of the work / s
                         sliding windows at --slide-sizes, one fresh process each
     5 predict_folder    predict_images over N mixed-size JPEGs vs the model alone on the ratio >= 0.95
                         same pre-decoded, pre-resized batches (img/s over img/s)
+    6 cpu_backends      U-Net Swin-T: --backend bf16 / int8 and onnxruntime vs eager fp32 the fastest backend
+                        at 512 and 375x500, interleaved; argmax agreement with eager     agreeing on >= 99 % of
+                                                                                      pixels: speed-up > 1
+    7 batched_throughput UPerNet Swin-T at batch 4: swinseg vs HF, interleaved           img/s ratio >= 1.5
 
     python benchmarks/speed_targets.py --out results.jsonl     # the full run; nothing else may use the machine
     python benchmarks/speed_targets.py --targets 1 2 --runs 3
@@ -217,11 +221,10 @@ def inference_vs_peer(target: int, cfg: TrainConfig, peer: str, args: argparse.N
           "rounds": args.runs})  # fmt: skip
     why = {"skipped": f"{peer}: {skipped[peer]}"} if peer in skipped else {}
     if target == 1:
-        return {"measured": ratio, "goal": 1.0, "met": check(ratio, ">=", 1.0), "stretch_goal": 1.15,
-                "stretch_met": check(ratio, ">=", 1.15), **why}  # fmt: skip
+        return {"measured": ratio, "goal": 1.5, "met": check(ratio, ">=", 1.5), **why}
     fraction = fractions.get("swinseg")
-    return {"measured": ratio, "goal": 1.15, "fraction_of_limit": fraction, "fraction_goal": 0.85,
-            "met": check(ratio, ">=", 1.15) and check(fraction, ">=", 0.85), **why}  # fmt: skip
+    return {"measured": ratio, "goal": 1.5, "fraction_of_limit": fraction, "fraction_goal": 0.85,
+            "met": check(ratio, ">=", 1.5) and check(fraction, ">=", 0.85), **why}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -489,6 +492,7 @@ def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
     torch.manual_seed(0)
     eager = build_model(cfg.model).eval()
     results: dict[str, dict] = {}
+    agreements: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="speed_targets_onnx_") as tmp:
         models = {name: prepare_backend(eager, name) for name in BACKENDS}
         try:
@@ -506,14 +510,20 @@ def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
             for name in models:
                 speedup = 1 / timing["ratio"][name]["median"]
                 results.setdefault(name, {})[f"{size[0]}x{size[1]}"] = speedup
+                agreements.setdefault(name, {})[f"{size[0]}x{size[1]}"] = agreement[name]
                 emit({"target": 6, "name": NAMES[6], "impl": name, "size": list(size), "runs": args.runs,
                       "latency_ms_p50": 1000 * statistics.median(timing["seconds"][name]),
                       "speedup_vs_eager": speedup, "speedup_min": 1 / timing["ratio"][name]["max"],
                       "speedup_max": 1 / timing["ratio"][name]["min"], "pixel_agreement": agreement[name]})  # fmt: skip
     from swinseg.inference.backends import cpu_has_native_bf16
 
-    best = max(results, key=lambda n: min(results[n].values()))
-    return {"measured": results, "fastest": best, "native_bf16": cpu_has_native_bf16()}
+    # the goal: some backend beats eager at every size while agreeing with it on >= 99 % of the pixels
+    faithful = [n for n in results if n != "eager" and min(agreements[n].values()) >= 0.99] or ["eager"]
+    best = max(faithful, key=lambda n: min(results[n].values()))
+    speedup = min(results[best].values())
+    return {"measured": speedup, "goal": 1.0, "met": best != "eager" and speedup > 1.0,
+            "fastest": best, "speedups": results, "pixel_agreement": agreements,
+            "native_bf16": cpu_has_native_bf16()}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------

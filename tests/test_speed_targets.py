@@ -18,7 +18,8 @@ import pytest
 from swinseg import inference
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed_targets.py"
-NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder"}
+NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder",
+         6: "cpu_backends", 7: "batched_throughput"}
 
 
 def load_script():
@@ -64,19 +65,34 @@ def test_host_idle_check_and_matmul_limit(quick_run):
 def test_every_timing_record_is_sane(quick_run):
     records, _ = quick_run
     assert not [r for r in records if "error" in r or "skipped" in r]  # all peers are installed in the dev extras
-    timings = [r for r in records if r.get("target", 0) > 0 and "impl" in r]
-    assert len(timings) >= 12
+    timings = [r for r in records if r.get("target", 0) not in (0, 6) and "impl" in r]
+    assert len(timings) >= 14
     for r in timings:
         assert r["name"] == NAMES[r["target"]]
         assert positive(r["seconds"]) and positive(r["gflop"]) and positive(r["gflops_per_s"]), r
         assert 0 < r["fraction_of_limit"] < 1.5, r
-    impls = {t: {r.get("mode", r["impl"]) for r in timings if r["target"] == t} for t in NAMES}
+    impls = {t: {r.get("mode", r["impl"]) for r in timings if r["target"] == t} for t in NAMES if t != 6}
     assert impls[1] == {"swinseg", "huggingface"}
     assert impls[2] == {"swinseg", "smp"}
     assert impls[3] == {"swinseg", "swinseg_checkpointing", "huggingface"}
     slides = {f for f in ("slide_inference", "slide_labels") if hasattr(inference, f)}
     assert impls[4] == {"whole"} | slides
     assert impls[5] == {"model_only", "predict_images"}
+    assert impls[7] == {"swinseg", "huggingface"} and all(r["batch"] == 4 for r in timings if r["target"] == 7)
+
+
+def test_cpu_backends_are_timed_against_eager_with_their_pixel_agreement(quick_run):
+    records, _ = quick_run
+    rows = [r for r in records if r.get("target") == 6]
+    assert {r["impl"] for r in rows} == {"eager", "bf16", "int8", "onnxruntime"}
+    assert sorted({tuple(r["size"]) for r in rows}) == [(40, 56), (64, 64)]
+    for r in rows:
+        assert r["speedup_min"] <= r["speedup_vs_eager"] <= r["speedup_max"] and positive(r["latency_ms_p50"]), r
+        assert 0.9 < r["pixel_agreement"] <= 1.0, r  # random weights: near-ties, yet far above chance
+    eager = [r for r in rows if r["impl"] == "eager"]
+    assert all(r["speedup_vs_eager"] == 1.0 and r["pixel_agreement"] == 1.0 for r in eager)
+    onnx = [r for r in rows if r["impl"] == "onnxruntime"]
+    assert all(r["pixel_agreement"] >= 0.999 for r in onnx)  # the same fp32 graph (a near-tie may flip)
 
 
 def test_training_and_slide_memory_come_from_their_own_processes(quick_run):
@@ -102,7 +118,7 @@ def test_training_and_slide_memory_come_from_their_own_processes(quick_run):
 def test_ratios_and_summary(quick_run):
     records, _ = quick_run
     ratios = [r for r in records if r.get("kind") == "ratio"]
-    assert sorted(r["target"] for r in ratios) == [1, 2, 3, 4, 5]
+    assert sorted(r["target"] for r in ratios) == [1, 2, 3, 4, 5, 7]
     for r in ratios:
         values = [v for k, v in r.items() if k.endswith("ratio")]
         assert values and all(positive(v) for v in values), r
@@ -115,6 +131,9 @@ def test_ratios_and_summary(quick_run):
     by_target = {s["target"]: s for s in summary}
     assert positive(by_target[3]["memory_ratio"]) and positive(by_target[3]["checkpointing_memory_ratio"])
     assert 0 < by_target[2]["fraction_of_limit"] < 1.5
+    backends = by_target[6]
+    assert set(backends["speedups"]) == {"eager", "bf16", "int8", "onnxruntime"}
+    assert backends["measured"] == min(backends["speedups"][backends["fastest"]].values())
 
 
 def test_refuses_to_overwrite_out(tmp_path):

@@ -67,8 +67,17 @@ def test_eval_bad_inputs(synth_and_model, tmp_path, capsys):
     assert "150 classes, but" in error_line(capsys)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# score, data synth
-# ----------------------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("backend", ["bf16", "int8"])
+def test_eval_backend_is_the_backends_metric(synth_and_model, tmp_path, backend):
+    from swinseg.inference.backends import prepare_backend
 
+    root, checkpoint = synth_and_model
+    out = tmp_path / f"{backend}.json"
+    assert main(["eval", str(checkpoint), "--data", str(root), "--out", str(out), "--backend", backend]) == 0
+    report = json.loads(out.read_text())
+    dataset = build_dataset(DataConfig(root=str(root), scale=(128, 64)), train=False, progress=False)
+    model = prepare_backend(load_model(checkpoint), backend)
+    expected = evaluate(model, dataset, InferenceConfig("whole", (48, 48)), progress=False)
+    assert report["settings"]["backend"] == backend
+    assert report["mIoU"] == pytest.approx(expected["mIoU"], abs=1e-9)
