@@ -127,9 +127,10 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
         (B, num_windows, window_size * window_size, C), windows in row-major order.
     """
     B, H, W, C = x.shape
-    x = x.view(B, H // window_size, window_size, W // window_size, window_size, C)
+    rows, cols = H // window_size, W // window_size
+    x = x.view(B, rows, window_size, cols, window_size, C)
     # (B, nH, M, nW, M, C) -> (B, nH, nW, M, M, C) -> (B, nH * nW, M * M, C)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, -1, window_size * window_size, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, rows * cols, window_size * window_size, C)
 
 
 def window_reverse(windows: torch.Tensor, window_size: int, H: int, W: int) -> torch.Tensor:
@@ -317,15 +318,19 @@ class SwinBlock(nn.Module):
         """(B, H, W, C) -> (B, H, W, C): pad to window multiples, (shift), attend per window, undo."""
         B, H, W, C = x.shape
         M = self.window_size
-        pad_b, pad_r = (-H) % M, (-W) % M
+        # windows per column and per row, the last ones padded. Sizes are written as ceil divisions so that
+        # torch.compile's symbolic shapes stay products of a few symbols (nested "(-H) % M" forms through
+        # four stages took its sympy simplifier minutes).
+        n_rows, n_cols = (H + M - 1) // M, (W + M - 1) // M
+        Hp, Wp = n_rows * M, n_cols * M
+        pad_b, pad_r = Hp - H, Wp - W
         shift = self.shift_size > 0
         if shift and self.shift_before_pad:
             x = self._roll(x, -1)
         x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))  # zeros on the bottom / right
         if shift and not self.shift_before_pad:
             x = self._roll(x, -1)
-        Hp, Wp = H + pad_b, W + pad_r
-        mask = self.shifted_window_mask(Hp // M, Wp // M) if shift else None
+        mask = self.shifted_window_mask(n_rows, n_cols) if shift else None
         windows = self.attn(window_partition(x, M), mask)  # (B, nW, M*M, C)
         x = window_reverse(windows, M, Hp, Wp)  # (B, Hp, Wp, C)
         if shift and not self.shift_before_pad:
@@ -353,7 +358,8 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]
         p = self.patch_size
-        x = F.pad(x, (0, (-W) % p, 0, (-H) % p))  # pad bottom / right to a multiple of the patch
+        h, w = (H + p - 1) // p, (W + p - 1) // p
+        x = F.pad(x, (0, w * p - W, 0, h * p - H))  # pad bottom / right to a multiple of the patch
         x = self.proj(x).permute(0, 2, 3, 1)  # (B, C, H/p, W/p) -> (B, H/p, W/p, C)
         return self.norm(x) if self.norm is not None else x
 
@@ -371,10 +377,10 @@ class PatchMerging(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
-        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))  # odd sizes: one zero row / column at the bottom / right
-        H, W = x.shape[1:3]
+        h, w = (H + 1) // 2, (W + 1) // 2
+        x = F.pad(x, (0, 0, 0, 2 * w - W, 0, 2 * h - H))  # odd sizes: one zero row / column at the bottom / right
         # (B, H/2, dy, W/2, dx, C) -> (B, H/2, W/2, dx, dy, C): dx-major, dy-minor is the official order
-        x = x.view(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2, W // 2, 4 * C)
+        x = x.view(B, h, 2, w, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, h, w, 4 * C)
         return linear(self.norm(x), self.reduction)
 
 

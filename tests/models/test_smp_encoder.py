@@ -60,3 +60,28 @@ def test_the_torchscript_flag_is_honest():
     assert [tuple(t.shape) for t in exported.module()(torch.randn(1, 3, 64, 64))] == [
         tuple(t.shape) for t in encoder(torch.randn(1, 3, 64, 64))
     ]
+
+
+def test_torch_compile_traces_dynamic_sizes_in_one_graph():
+    """smp's contract check ``torch.compile(encoder, fullgraph=True, dynamic=True, backend="eager")``: one graph
+    (no break) in seconds, then other batch and image sizes without recompiling, equal to eager. It used to sit
+    for minutes in sympy (nested ``(-H) % M`` sizes through four stages; ceil divisions keep them simple).
+    What still recompiles: whether each stage's map is a multiple of the window (the crop after the padded
+    windows is then a no-op view, and dynamo guards on it), besides dynamo's own H == W and size-1 guards."""
+    from torch._dynamo.testing import CompileCounter
+
+    torch._dynamo.reset()
+    encoder = SmpSwinEncoder(swin_config("swin_toy", window_size=4).to_dict(), depth=5).eval()
+    assert SmpSwinEncoder._is_torch_compilable is True
+    counter = CompileCounter()
+    compiled = torch.compile(encoder, fullgraph=True, dynamic=True, backend=counter)
+    frames = []
+    with torch.no_grad():
+        # windows tile every stage at the first two sizes, not at the third
+        for shape in ((2, 3, 256, 384), (3, 3, 384, 640), (2, 3, 231, 170)):
+            x = torch.randn(shape)
+            got, want = compiled(x), encoder(x)
+            assert [g.shape for g in got] == [w.shape for w in want]
+            assert all(max_abs_diff(g, w) < 1e-5 for g, w in zip(got[2:], want[2:]))
+            frames.append(counter.frame_count)
+    assert frames == [1, 1, 2]
