@@ -486,7 +486,7 @@ def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
     timed interleaved with eager fp32 at ``--size`` and at an odd size (``ODD_SIZE``); per backend the speed-up
     (eager s / backend s, median over rounds) and the pixels whose argmax agrees with eager's on one random
     image (random weights make near-ties common: a trained model agrees more; the README has the demo's mIoU)."""
-    from swinseg.inference.backends import BACKENDS, prepare_backend
+    from swinseg.inference.backends import BACKENDS, cpu_has_native_bf16, prepare_backend
 
     cfg = load_config("unet", args.quick)
     torch.manual_seed(0)
@@ -507,16 +507,15 @@ def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
             with torch.inference_mode():
                 reference = eager(image).argmax(1)
                 agreement = {n: (m(image).argmax(1) == reference).float().mean().item() for n, m in models.items()}
+            key = f"{size[0]}x{size[1]}"
             for name in models:
                 speedup = 1 / timing["ratio"][name]["median"]
-                results.setdefault(name, {})[f"{size[0]}x{size[1]}"] = speedup
-                agreements.setdefault(name, {})[f"{size[0]}x{size[1]}"] = agreement[name]
+                results.setdefault(name, {})[key] = speedup
+                agreements.setdefault(name, {})[key] = agreement[name]
                 emit({"target": 6, "name": NAMES[6], "impl": name, "size": list(size), "runs": args.runs,
                       "latency_ms_p50": 1000 * statistics.median(timing["seconds"][name]),
                       "speedup_vs_eager": speedup, "speedup_min": 1 / timing["ratio"][name]["max"],
                       "speedup_max": 1 / timing["ratio"][name]["min"], "pixel_agreement": agreement[name]})  # fmt: skip
-    from swinseg.inference.backends import cpu_has_native_bf16
-
     # the goal: some backend beats eager at every size while agreeing with it on >= 99 % of the pixels
     faithful = [n for n in results if n != "eager" and min(agreements[n].values()) >= 0.99] or ["eager"]
     best = max(faithful, key=lambda n: min(results[n].values()))

@@ -67,7 +67,6 @@ def test_eval_bad_inputs(synth_and_model, tmp_path, capsys):
     assert "150 classes, but" in error_line(capsys)
 
 
-
 @pytest.mark.parametrize("backend", ["bf16", "int8"])
 def test_eval_backend_is_the_backends_metric(synth_and_model, tmp_path, backend):
     from swinseg.inference.backends import prepare_backend

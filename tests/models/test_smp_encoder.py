@@ -62,7 +62,7 @@ def test_the_torchscript_flag_is_honest():
     ]
 
 
-def test_torch_compile_traces_dynamic_sizes_in_one_graph():
+def test_torch_compile_traces_dynamic_sizes_without_graph_breaks():
     """smp's contract check ``torch.compile(encoder, fullgraph=True, dynamic=True, backend="eager")``: one graph
     (no break) in seconds, then other batch and image sizes without recompiling, equal to eager. It used to sit
     for minutes in sympy (nested ``(-H) % M`` sizes through four stages; ceil divisions keep them simple).
