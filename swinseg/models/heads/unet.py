@@ -73,8 +73,9 @@ class UnetHead(nn.Module):
 
     def _phase_kernels(self, i: int, weight: torch.Tensor) -> torch.Tensor:
         """``phase_kernels(weight)`` (channels-last), kept from one pass without autograd to the next while the
-        weight is unchanged (in-place updates bump its version); recomputed under autograd or a compiler."""
-        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        weight is unchanged (in-place updates bump its version); recomputed under autograd or a compiler, and for
+        weights made under ``torch.inference_mode`` (inference tensors have no version to tell a change by)."""
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or weight.is_inference():
             return phase_kernels(weight).contiguous(memory_format=torch.channels_last)
         key = (weight.data_ptr(), weight._version, weight.dtype, weight.device)
         cached = self._phase_cache.get(i)

@@ -83,3 +83,21 @@ def test_gradients_match_smps_decoder() -> None:
         grads.append({n: p.grad.clone() for n, p in head.named_parameters()})
     for name, grad in grads[0].items():
         torch.testing.assert_close(grads[1][name], grad, rtol=1e-3, atol=1e-6, msg=name)
+
+
+def test_weights_made_under_inference_mode_run_and_follow_in_place_changes() -> None:
+    """Weights converted inside ``torch.inference_mode`` are inference tensors (no version counter): the head runs
+    them, with its coarse-grid kernels recomputed each pass so that an in-place change is seen."""
+    torch.manual_seed(0)
+    head = UnetHead(STAGES, num_classes=4, decoder_channels=(16, 8, 8)).eval()
+    features = _features(64, 64)
+    with torch.inference_mode():
+        converted = UnetHead(STAGES, num_classes=4, decoder_channels=(16, 8, 8)).eval()
+        converted.load_state_dict({k: v.clone() for k, v in head.state_dict().items()})
+        converted = converted.to(memory_format=torch.channels_last)  # new (inference) parameter tensors
+        assert converted.decoder.blocks[0].conv1[0].weight.is_inference()
+        torch.testing.assert_close(converted(features), _smp_forward(head, features), rtol=1e-4, atol=1e-4)
+        converted.decoder.blocks[0].conv1[0].weight.mul_(2)
+        with torch.no_grad():
+            head.decoder.blocks[0].conv1[0].weight.mul_(2)
+        torch.testing.assert_close(converted(features), _smp_forward(head, features), rtol=1e-4, atol=1e-4)
