@@ -82,7 +82,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devkit", action="store_true", help="also the ADE20K devkit's mIoU (absent classes count 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--backend", choices=BACKENDS, default="eager",
-                   help="eager (fp32, the reference), bf16 (autocast) or int8 (encoder Linear layers; CPU)")
+                   help="eager (fp32, the reference), bf16 (autocast), int8 (encoder Linear layers; CPU) or compile "
+                   "(torch.compile, inductor: minutes of compiling per image size)")
     p.add_argument("--out", help="write the results (summary, per-class rows, settings) as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --save-stats if they exist")
     p.set_defaults(run=run)

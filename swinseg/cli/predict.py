@@ -121,6 +121,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 (under torchrun cuda: a GPU a process)")
     p.add_argument("--backend", choices=BACKENDS, default="eager", help="eager: fp32 (reference); bf16: bfloat16 "
                    "autocast (fast on CPUs with AVX-512 BF16 / AMX); int8: the encoder's Linear layers int8 (CPU); "
+                   "compile: torch.compile (inductor), which compiles for minutes at each new image size; "
                    "README 'Speed and memory' has each one's speed and accuracy per chip")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs instead of skipping them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

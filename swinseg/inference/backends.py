@@ -6,6 +6,13 @@
              AMD Zen 4 and later, Intel Sapphire Rapids and later); elsewhere oneDNN emulates it, slower than fp32.
     int8     the encoder's Linear layers dynamically quantised (weights int8 per tensor, activations quantised
              on the fly; ``torch.ao.quantization.quantize_dynamic``, fbgemm kernels); the head stays fp32.
+    compile  fp32, ``forward`` and ``head_logits`` compiled by ``torch.compile`` (inductor; on the CPU it writes C++
+             and builds it with the system's compiler, gcc). Every new image size compiles the model again
+             (static shapes: with ``dynamic=True`` inductor's symbolic sizes kept even the toy model in sympy for
+             over five minutes), up to dynamo's recompile limit (8 sizes), after which that function runs eager.
+             So it suits inputs of one size: sliding windows, or images resized to one size. Inductor caches
+             what it builds on disk (``TORCHINDUCTOR_CACHE_DIR``, by default under the temporary directory):
+             the next process compiles the same model and size from that cache.
 
 What each costs in accuracy and gains in speed on a given chip is measured by ``benchmarks/speed_targets.py``
 (``--targets 6``) and written in the README; :func:`prepare_backend` only builds the model that runs. Every backend
@@ -23,9 +30,9 @@ from torch import nn
 
 from swinseg.models.segmentor import SwinsegModel
 
-__all__ = ["BACKENDS", "AutocastModel", "cpu_has_native_bf16", "prepare_backend", "quantize_int8"]
+__all__ = ["BACKENDS", "AutocastModel", "CompiledModel", "cpu_has_native_bf16", "prepare_backend", "quantize_int8"]
 
-BACKENDS = ("eager", "bf16", "int8")
+BACKENDS = ("eager", "bf16", "int8", "compile")
 
 
 def cpu_has_native_bf16() -> bool:
@@ -71,6 +78,21 @@ class AutocastModel(_Wrapped):
             return self.model.head_logits(images).float()
 
 
+class CompiledModel(_Wrapped):
+    """The model's ``forward`` and ``head_logits``, each compiled by ``torch.compile`` on first use (fp32)."""
+
+    def __init__(self, model: SwinsegModel):
+        super().__init__(model)
+        self._forward = torch.compile(model.forward, dynamic=False)
+        self._head_logits = torch.compile(model.head_logits, dynamic=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self._forward(images)
+
+    def head_logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self._head_logits(images)
+
+
 def quantize_int8(model: SwinsegModel) -> SwinsegModel:
     """A copy of ``model`` whose encoder Linear layers are dynamically quantised to int8 (CPU only)."""
     if next(model.parameters()).device.type != "cpu":
@@ -93,4 +115,6 @@ def prepare_backend(model: SwinsegModel, backend: str) -> nn.Module:
         return model
     if backend == "bf16":
         return AutocastModel(model, torch.bfloat16).eval()
+    if backend == "compile":
+        return CompiledModel(model).eval()
     return quantize_int8(model)

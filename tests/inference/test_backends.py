@@ -56,7 +56,34 @@ def test_backends_go_through_predict_batch(toy) -> None:
 
 
 def test_unknown_backend_and_training_are_refused(toy) -> None:
-    with pytest.raises(ValueError, match="backend: expected one of eager, bf16, int8, got 'fp8'"):
+    with pytest.raises(ValueError, match="backend: expected one of eager, bf16, int8, compile, got 'fp8'"):
         prepare_backend(toy, "fp8")
     with pytest.raises(ValueError, match="inference only"):
         AutocastModel(toy).train()
+
+
+def test_compile_backend_equals_eager_compiles_once_a_size_and_caches_on_disk(tmp_path, monkeypatch) -> None:
+    """--backend compile: inductor's C++ (gcc) build of the model; the smallest 4-stage model keeps it ~25 s."""
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    config = SegmentorConfig(encoder=swin_config("swin_toy", depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1),
+                                                 window_size=4, drop_path_rate=0.0),
+                             decoder="unet", num_classes=6, decoder_args={"decoder_channels": (16,)},
+                             aux_head=False)  # fmt: skip
+    model = randomize_(build_model(config), seed=3).eval()
+    compiled = prepare_backend(model, "compile")
+    torch._dynamo.reset()
+    counters.clear()
+    image, other = torch.randn(2, 1, 3, 32, 48)  # window padding at the coarser stages
+    with torch.inference_mode():
+        want = model(image)
+        got = compiled(image)
+        frames = counters["frames"]["ok"]
+        again = compiled(other)
+    assert frames >= 1 and counters["frames"]["ok"] == frames  # the same size runs what was compiled
+    assert got.shape == want.shape and (got - want).abs().max().item() < 1e-5
+    assert (again - model(other)).abs().max().item() < 1e-5
+    assert any(tmp_path.rglob("*.so")), "inductor wrote no compiled kernels to its cache"
+    with pytest.raises(ValueError, match="inference only"):
+        compiled.train()
