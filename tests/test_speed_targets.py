@@ -64,7 +64,9 @@ def test_host_idle_check_and_matmul_limit(quick_run):
 
 def test_every_timing_record_is_sane(quick_run):
     records, _ = quick_run
-    assert not [r for r in records if "error" in r or "skipped" in r]  # all peers are installed in the dev extras
+    # all peers are installed in the dev extras; --quick leaves the compile backend out, and says so
+    skipped = [r for r in records if "error" in r or "skipped" in r]
+    assert [(r["target"], r["impl"], r["skipped"]) for r in skipped] == [(6, "compile", "--quick leaves compile out")]
     timings = [r for r in records if r.get("target", 0) not in (0, 6) and "impl" in r]
     assert len(timings) >= 14
     for r in timings:
@@ -83,7 +85,7 @@ def test_every_timing_record_is_sane(quick_run):
 
 def test_cpu_backends_are_timed_against_eager_with_their_pixel_agreement(quick_run):
     records, _ = quick_run
-    rows = [r for r in records if r.get("target") == 6]
+    rows = [r for r in records if r.get("target") == 6 and "skipped" not in r]
     assert {r["impl"] for r in rows} == {"eager", "bf16", "int8", "onnxruntime"}
     assert sorted({tuple(r["size"]) for r in rows}) == [(40, 56), (64, 64)]
     for r in rows:

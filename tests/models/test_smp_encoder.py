@@ -85,3 +85,38 @@ def test_torch_compile_traces_dynamic_sizes_without_graph_breaks():
             assert all(max_abs_diff(g, w) < 1e-5 for g, w in zip(got[2:], want[2:]))
             frames.append(counter.frame_count)
     assert frames == [1, 1, 2]
+
+
+@pytest.mark.parametrize("in_channels", [1, 3, 4])
+def test_in_channels_as_smp_builds_them(in_channels):
+    """smp's contract (its ``BaseEncoderTester.test_in_channels``): ``get_encoder(..., in_channels=k)`` patches
+    the first convolution, and the features keep their shapes; ``out_channels[0]`` is the input itself."""
+    register_smp_encoders()
+    encoder = smp.encoders.get_encoder("swinseg_swin_toy", in_channels=in_channels, depth=5).eval()
+    assert encoder.patch_embed.proj.weight.shape[1] == in_channels
+    x = torch.randn(2, in_channels, 64, 96)
+    with torch.no_grad():
+        feats = encoder(x)
+    assert encoder.out_channels[0] == in_channels and feats[0] is x
+    assert [tuple(f.shape) for f in feats] == [(2, c, 64 // s, 96 // s)
+                                              for c, s in zip(encoder.out_channels, (1, 2, 4, 8, 16, 32))]
+    model = smp.Unet("swinseg_swin_toy", encoder_weights=None, in_channels=in_channels, classes=3)
+    model(x).sum().backward()  # forward and backward through the patched convolution
+    assert model.encoder.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+def test_depth_gives_depth_plus_one_features_at_doubling_strides(depth):
+    register_smp_encoders()
+    encoder = smp.encoders.get_encoder("swinseg_swin_toy", depth=depth).eval()
+    with torch.no_grad():
+        feats = encoder(torch.randn(1, 3, 64, 64))
+    assert len(feats) == depth + 1 == len(encoder.out_channels)
+    assert [tuple(f.shape[1:]) for f in feats] == [(c, 64 >> i, 64 >> i) for i, c in enumerate(encoder.out_channels)]
+
+
+@pytest.mark.parametrize("depth", [0, 6])
+def test_invalid_depth_is_refused(depth):
+    register_smp_encoders()
+    with pytest.raises(ValueError, match=f"encoder depth must be in \\[1, 5\\], got {depth}"):
+        smp.encoders.get_encoder("swinseg_swin_toy", depth=depth)
