@@ -38,6 +38,7 @@ from swinseg.core.progress import progress as progress_bar
 from swinseg.core.progress import progress_write
 from swinseg.data.config import DataConfig, build_dataset
 from swinseg.evaluation.evaluate import evaluate
+from swinseg.inference.backends import prepare_backend
 from swinseg.models.inference_config import InferenceConfig
 from swinseg.models.segmentor import SegmentorConfig, build_model
 from swinseg.training.config import load_train_config, load_with_recipe
@@ -48,7 +49,8 @@ __all__ = ["BenchmarkOptions", "run_benchmark"]
 @dataclass(frozen=True)
 class BenchmarkOptions:
     """What to measure: the model (``checkpoint`` and / or ``config``), image sizes and batch sizes, the sizes
-    of the scaling fit (empty: none), passes per measurement, peers, a dataset for mIoU, device and threads."""
+    of the scaling fit (empty: none), passes per measurement, peers, a dataset for mIoU, device and threads, and
+    the backend swinseg's model runs with (``swinseg.inference.backends``; the peers always run eager fp32)."""
 
     checkpoint: str | None = None
     config: str | None = None
@@ -61,6 +63,7 @@ class BenchmarkOptions:
     data: str | None = None
     device: str = "auto"
     threads: int | None = None
+    backend: str = "eager"
 
 
 Point = tuple[tuple[int, int], int]  # ((height, width), batch)
@@ -273,6 +276,8 @@ def run_benchmark(options: BenchmarkOptions) -> list[dict]:
     points = sorted(set(requested) | {(s, 1) for s in scaling}, key=lambda p: (megapixels(p[0]), p[1]))
 
     model, config, data, name, weights = load_subject(options)
+    if options.backend != "eager":
+        model, name = prepare_backend(model, options.backend), f"{name} --backend {options.backend}"
     log = RecordLog()
     log.emit({"kind": "host", **host_info(device), "versions": peer_versions()})
     contenders = build_contenders(model, name, config, options.peers)

@@ -18,6 +18,7 @@ from swinseg.benchmark.table import markdown_table
 from swinseg.cli.args import image_size, non_negative_int, positive_int
 from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.core.atomic_write import atomic_write
+from swinseg.inference.backends import BACKENDS
 
 
 def write_outputs(args: argparse.Namespace, records: list[dict], table: str) -> None:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     options = BenchmarkOptions(
         checkpoint=args.checkpoint, config=args.config, sizes=tuple(args.sizes), batch_sizes=tuple(args.batch_sizes),
         warmup=args.warmup, runs=args.runs, scaling=() if args.no_scaling else tuple(args.scaling),
-        peers=args.peers, data=args.data, device=args.device, threads=args.threads,
+        peers=args.peers, data=args.data, device=args.device, threads=args.threads, backend=args.backend,
     )  # fmt: skip
     records = run_benchmark(options)
     table = markdown_table(records)
@@ -92,6 +93,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="ROOT", help="ADE20K-layout dataset: also the validation mIoU and its time")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads (None: torch's choice)")
+    p.add_argument("--backend", choices=BACKENDS, default="eager",
+                   help="how swinseg's model runs, as for predict and eval (the peers run eager fp32); compile: "
+                   "each new size compiles in the --warmup passes (keep it >= 1)")  # fmt: skip
     p.add_argument("--out", metavar="FILE.jsonl", help="also write the JSON lines here")
     p.add_argument("--markdown", metavar="FILE.md", help="also write the Markdown table here")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --markdown files that exist")

@@ -467,14 +467,18 @@ class SwinTransformer(nn.Module):
             stage.grad_checkpointing = enable
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """(B, in_chans, H, W) -> [(B, C * 2**i, ceil(H / 2**(i+2)), ceil(W / 2**(i+2))) for i in 0..3]."""
+        """(B, in_chans, H, W) -> [(B, C * 2**i, ceil(H / 2**(i+2)), ceil(W / 2**(i+2))) for i in 0..3].
+
+        Without autograd the features keep the tokens' layout, channels-last NCHW tensors (the heads' convolutions
+        take them as they are, faster than contiguous ones); with it they are contiguous NCHW, as they train."""
         x = self.patch_embed(x)
         features = []
         for i, stage in enumerate(self.layers):
             out, x = stage(x)
             if self.out_norms is not None:
                 out = self.out_norms[i](out)
-            features.append(out.permute(0, 3, 1, 2).contiguous())  # (B, H, W, C) -> (B, C, H, W)
+            out = out.permute(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W), channels-last in memory
+            features.append(out.contiguous() if torch.is_grad_enabled() else out)
         return features
 
 

@@ -180,3 +180,15 @@ def test_data_gives_miou_and_its_time(tmp_path):
     (miou,) = by_kind(records, "miou")
     assert miou["num_images"] == 2 and 0 <= miou["mIoU"] <= 100 and miou["eval_s"] > 0 and miou["img_per_s"] > 0
     assert "| swinseg |" in table and "| mIoU |" in table
+
+
+def test_backend_runs_swinseg_that_way_and_names_it(tmp_path):
+    """--backend int8: swinseg's model is the quantised one (fewer counted FLOPs: quantised Linear layers are not
+    matrix products to the FLOP counter), named so in every record; the run is otherwise the same."""
+    config = write_config(tmp_path)
+    runs = {b: run_cli(["benchmark", "--config", config, "--backend", b, *QUICK]) for b in ("eager", "int8")}
+    for code, _, _, err in runs.values():
+        assert code == 0, err
+    latency = {b: by_kind(records, "latency")[0] for b, (_, records, _, _) in runs.items()}
+    assert latency["eager"]["model"] == "tiny_upernet" and latency["int8"]["model"] == "tiny_upernet --backend int8"
+    assert 0 < latency["int8"]["gflops"] < latency["eager"]["gflops"]

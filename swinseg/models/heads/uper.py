@@ -25,12 +25,6 @@ from swinseg.models.ops.upsampled_conv import add_upsampled_conv3x3_, integer_fa
 __all__ = ["ConvModule", "UPerHead"]
 
 
-
-
-
-
-
-
 class ConvModule(nn.Module):
     """Conv2d (no bias) -> BatchNorm2d -> ReLU."""
 
@@ -76,6 +70,10 @@ class UPerHead(nn.Module):
         return self.bottleneck(torch.cat(outs, dim=1))
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            # inference: channels-last maps (the Swin encoder's own layout), 3-7 % faster convolutions on the CPU
+            # (Xeon, AVX-512; most at batch 4); training keeps the layout it was measured with
+            features = [f.contiguous(memory_format=torch.channels_last) for f in features]
         # laterals: [s4, s8, s16] from 1x1 convs, then the PPM output at s32
         laterals = [conv(features[i]) for i, conv in enumerate(self.lateral_convs)]
         laterals.append(self.psp_forward(features[-1]))
