@@ -100,12 +100,31 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+# the CPU features the kernels choose by (virtual machines often name no model), and the variables that cap them
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8")
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`CPU_FLAGS` this CPU has, from /proc/cpuinfo (Linux; elsewhere an empty list)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        return []
+    return [flag for flag in CPU_FLAGS if flag in flags]
+
+
 def host_info(device: str | torch.device) -> dict:
-    """What the numbers depend on: CPU, GPU, versions, threads."""
+    """What the numbers depend on: CPU (name, instruction sets, the kernels' ISA and any variable capping it),
+    GPU, versions, threads."""
     device = torch.device(device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "isa_limits": {name: os.environ[name] for name in ISA_LIMITS if name in os.environ},
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "device": str(device),

@@ -106,3 +106,17 @@ def test_interleaved_ratio_times_round_by_round_against_the_baseline():
     assert four["min"] <= four["median"] <= four["max"] and 2.0 < four["median"] < 8.0, four  # 4x the work
     with pytest.raises(ValueError, match="among the models"):
         interleaved_ratio({"one": _Repeat(1)}, 32, baseline="two")
+
+
+def test_host_info_names_the_instruction_sets_and_what_caps_them(monkeypatch):
+    from swinseg.benchmark.measure import CPU_FLAGS, host_info
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
+    info = host_info("cpu")
+    assert info["isa_limits"].get("DNNL_MAX_CPU_ISA") == "AVX2" and "ONEDNN_MAX_CPU_ISA" not in info["isa_limits"]
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert set(info["cpu_flags"]) <= set(CPU_FLAGS)
+    if Path("/proc/cpuinfo").exists():  # Linux: the same flags, read here independently
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+        assert info["cpu_flags"] == [f for f in CPU_FLAGS if f in flags.split()]
