@@ -70,7 +70,7 @@ def test_without_gradients_only_the_value_is_computed():
     with torch.no_grad():
         got = upsampled_cross_entropy(logits, labels)
     expected = F.cross_entropy(up(logits, (32, 32)), labels, ignore_index=255, reduction="sum")
-    assert not got.requires_grad and abs(got.item() - expected.item()) < 1e-4
+    assert not got.requires_grad and abs(got.item() - expected.item()) < 1e-6 * expected.item()  # fp32 sums
 
 
 def train_config(**kw) -> TrainConfig:
