@@ -259,12 +259,10 @@ class WindowAttention(nn.Module):
         # SDPA takes its fused (flash) kernel for 4-D masks only and a 3-D one to the slower unfused math path
         attn_mask = self.relative_position_bias().unsqueeze(0)
         if mask is not None:
-            # one mask per window, the same for every image: windows and heads are one batch dimension of
-            # SDPA, (B * nW, heads, N, d) -> (B, nW * heads, N, d), over which (1, nW * heads, N, N) broadcasts
-            attn_mask = (attn_mask + mask.unsqueeze(1)).reshape(1, nW * self.num_heads, N, N)
-            qkv = qkv.reshape(3, B, nW * self.num_heads, N, head_dim)
+            attn_mask = attn_mask + mask.unsqueeze(1)  # (nW, heads, N, N)
+            if B > 1:  # (nW, heads, N, N) -> (B, nW, heads, N, N) -> (B * nW, heads, N, N)
+                attn_mask = attn_mask.expand(B, -1, -1, -1, -1).reshape(B * nW, self.num_heads, N, N)
         x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask.to(x.dtype))
-        x = x.view(B * nW, self.num_heads, N, head_dim)
         # (B * nW, heads, N, d) -> (B * nW, N, heads, d) -> (B, nW, N, C)
         x = x.transpose(1, 2).reshape(B, nW, N, C)
         return linear(x, self.proj)
