@@ -18,7 +18,6 @@ the Zen 4 made the compiled U-Net Swin-T's Linear layers about 25 % slower than 
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
