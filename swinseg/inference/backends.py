@@ -23,6 +23,7 @@ returns a module with the model's interface: ``forward`` (logits at the input si
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 
 import torch
@@ -78,11 +79,24 @@ class AutocastModel(_Wrapped):
             return self.model.head_logits(images).float()
 
 
+def _import_cpp_extension_quietly() -> None:
+    """Import ``torch.utils.cpp_extension`` (inductor's C++ build does) with its import-time warning about a
+    missing CUDA runtime silenced: on a CPU-only machine it is noise in every ``--backend compile`` run."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import torch.utils.cpp_extension  # noqa: F401
+    finally:
+        logger.setLevel(level)
+
+
 class CompiledModel(_Wrapped):
     """The model's ``forward`` and ``head_logits``, each compiled by ``torch.compile`` on first use (fp32)."""
 
     def __init__(self, model: SwinsegModel):
         super().__init__(model)
+        _import_cpp_extension_quietly()
         self._forward = torch.compile(model.forward, dynamic=False)
         self._head_logits = torch.compile(model.head_logits, dynamic=False)
 
