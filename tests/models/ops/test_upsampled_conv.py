@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -44,6 +46,26 @@ def test_gradients_equal_those_of_upsample_then_conv():
     expected = torch.autograd.grad(reference, (x, weight))
     for g, e in zip(grads, expected):
         assert (g - e).abs().max().item() < 1e-10
+
+
+def test_training_keeps_no_tap_map_for_backward():
+    """Autograd keeps the coarse input, its padded copy and the weights, but not the (B * O, 9, h + 2, w + 2)
+    tap maps (the phase convolution's kernel is constant), the largest tensors of the computation; gradients
+    as above (float64 equality is checked there)."""
+    x = torch.randn(2, 8, 6, 7, requires_grad=True)
+    weight = torch.randn(16, 8, 3, 3, requires_grad=True)
+    saved: list[tuple[int, ...]] = []
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        saved.append(tuple(t.shape))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+        out = add_upsampled_conv3x3_(torch.zeros(2, 16, 24, 28), x, weight)
+    assert saved and (2 * 16, 9, 8, 9) not in saved
+    assert max(math.prod(s) for s in saved) < 2 * 16 * 9 * 8 * 9
+    out.square().sum().backward()
+    assert x.grad.abs().sum() > 0 and weight.grad.abs().sum() > 0
 
 
 def test_phase_coefficients_are_bilinear_weights():
