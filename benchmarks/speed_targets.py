@@ -12,7 +12,8 @@ ones. Every timing record carries ``fraction_of_limit`` = (GFLOP of the work / s
     2 unet_inference    swinseg U-Net Swin-T vs smp Unet + timm Swin-T, batch 1          smp s / swinseg s >= 1.5,
                                                                                       fraction_of_limit >= 0.85
     3 upernet_train_step forward + CE (+ 0.4 aux CE), backward, AdamW at batch 2: swinseg, HF s / swinseg s >= 1.5,
-                        swinseg with grad checkpointing, HF; one fresh process each      memory swinseg / HF <= 0.6
+                        swinseg with grad checkpointing, HF; fresh processes in turn,    memory swinseg / HF <= 0.6
+                        --train-rounds rounds (2), ratios the median over rounds
     4 scaling           whole-image s/MP at --scaling-size over --size; peak memory of   ratio <= 1.15
                         sliding windows at --slide-sizes, one fresh process each
     5 predict_folder    predict_images over N mixed-size JPEGs vs the model alone on the ratio >= 0.95
@@ -295,31 +296,47 @@ def train_worker(job: dict) -> dict:
 
 def train_step(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
     """Seconds per training step at batch 2 and the step's peak memory: swinseg, swinseg with activation
-    checkpointing, Hugging Face (its ``labels=`` loss, auxiliary head included); see :func:`train_worker`."""
-    results, problems = {}, {}
-    for impl in ("swinseg", "swinseg_checkpointing", "huggingface"):
-        say(f"target 3: {impl} training steps at batch 2, {args.size}x{args.size} (own process)")
-        job = {"job": "train", "impl": impl, "quick": args.quick, "batch": 2, "size": args.size,
-               "warmup": args.warmup, "runs": args.runs, "threads": args.threads}  # fmt: skip
-        result = in_subprocess(job)
-        if "seconds" in result:
-            result.update(rate(result["gflop"], result["seconds"], limit))
-            results[impl] = result
-        else:
-            problems[impl] = result.get("skipped") or result.get("error")
-        emit({"target": 3, "name": NAMES[3], "impl": impl, "batch": 2, "size": [args.size] * 2, **result})
+    checkpointing, Hugging Face (its ``labels=`` loss, auxiliary head included); see :func:`train_worker`. Each
+    runs in a fresh process, ``--train-rounds`` times in turn (swinseg, checkpointing, HF, swinseg, ...), so that
+    a host whose speed drifts slows all alike; a ratio is the median over rounds of the ratio within a round."""
+    impls = ("swinseg", "swinseg_checkpointing", "huggingface")
+    rounds: list[dict[str, dict]] = []
+    problems = {}
+    for r in range(args.train_rounds):
+        done = {}
+        for impl in impls:
+            say(f"target 3: {impl} training steps at batch 2, {args.size}x{args.size} (own process, round {r + 1})")
+            job = {"job": "train", "impl": impl, "quick": args.quick, "batch": 2, "size": args.size,
+                   "warmup": args.warmup, "runs": args.runs, "threads": args.threads}  # fmt: skip
+            result = in_subprocess(job)
+            if "seconds" in result:
+                result.update(rate(result["gflop"], result["seconds"], limit))
+                done[impl] = result
+            else:
+                problems[impl] = result.get("skipped") or result.get("error")
+            emit({"target": 3, "name": NAMES[3], "impl": impl, "round": r, "batch": 2, "size": [args.size] * 2,
+                  **result})  # fmt: skip
+        rounds.append(done)
 
-    def ratios(impl: str) -> tuple[float | None, float | None]:
-        if impl not in results or "huggingface" not in results:
-            return None, None
-        ours, hf = results[impl], results["huggingface"]
-        growths = ours.get("rss_growth_mb"), hf.get("rss_growth_mb")
-        memory = growths[0] / growths[1] if all(growths) else None
-        return hf["seconds"] / ours["seconds"], memory
+    def ratios(impl: str) -> dict:
+        """Median, min and max over rounds of HF s / ``impl`` s and of ``impl`` memory / HF memory."""
+        both = [d for d in rounds if impl in d and "huggingface" in d]
+        times = [d["huggingface"]["seconds"] / d[impl]["seconds"] for d in both]
+        memory = [d[impl]["rss_growth_mb"] / d["huggingface"]["rss_growth_mb"] for d in both
+                  if d[impl].get("rss_growth_mb") and d["huggingface"].get("rss_growth_mb")]  # fmt: skip
 
-    (time_ratio, memory_ratio), (ckpt_time, ckpt_memory) = ratios("swinseg"), ratios("swinseg_checkpointing")
+        def spread(values: list[float]) -> tuple[float | None, float | None, float | None]:
+            return (statistics.median(values), min(values), max(values)) if values else (None, None, None)
+
+        return {"time": spread(times), "memory": spread(memory)}
+
+    ours, ckpt = ratios("swinseg"), ratios("swinseg_checkpointing")
+    time_ratio, memory_ratio = ours["time"][0], ours["memory"][0]
+    ckpt_time, ckpt_memory = ckpt["time"][0], ckpt["memory"][0]
     emit({"target": 3, "name": NAMES[3], "kind": "ratio", "of": "HF s / swinseg s; swinseg memory / HF memory",
-          "time_ratio": time_ratio, "memory_ratio": memory_ratio, "checkpointing_time_ratio": ckpt_time,
+          "rounds": len(rounds), "time_ratio": time_ratio, "time_ratio_min": ours["time"][1],
+          "time_ratio_max": ours["time"][2], "memory_ratio": memory_ratio, "memory_ratio_min": ours["memory"][1],
+          "memory_ratio_max": ours["memory"][2], "checkpointing_time_ratio": ckpt_time,
           "checkpointing_memory_ratio": ckpt_memory, "notes": TRAIN_NOTE})  # fmt: skip
     return {"measured": time_ratio, "goal": 1.5, "memory_ratio": memory_ratio, "memory_goal": 0.6,
             "met": check(time_ratio, ">=", 1.5) and check(memory_ratio, "<=", 0.6),
@@ -618,6 +635,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=1, help="untimed repetitions first")
     p.add_argument("--threads", type=int, default=2, help="torch threads, in every process")
     p.add_argument("--size", type=int, default=None, help="square image side (512; --quick 64)")
+    p.add_argument("--train-rounds", type=int, default=None,
+                   help="target 3: fresh processes of each contender in turn, this many rounds (2; --quick 1)")
     p.add_argument("--scaling-size", type=int, default=None, help="target 4's large whole image (2048; --quick 128)")
     p.add_argument("--slide-sizes", nargs="+", type=int, default=None,
                    help="target 4's sliding-window image sides (1024 2048 4096; --quick 128)")
@@ -630,7 +649,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.out is not None and args.out.exists() and not args.overwrite:
         p.error(f"{args.out} exists already (pass --overwrite to replace it)")
     quick = args.quick
-    defaults = {"runs": 1 if quick else 5, "size": 64 if quick else 512, "scaling_size": 128 if quick else 2048,
+    defaults = {"runs": 1 if quick else 5, "train_rounds": 1 if quick else 2, "size": 64 if quick else 512,
+                "scaling_size": 128 if quick else 2048,
                 "slide_sizes": [128] if quick else [1024, 2048, 4096], "images": 2 if quick else 16}  # fmt: skip
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -638,8 +658,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.crop = 64 if quick else 512
     args.matmul_n = 1024 if quick else 4096
     args.idle_s = 0.5 if quick else 2.0
-    if args.runs < 1 or args.warmup < 0 or args.threads < 1:
-        p.error("need --runs >= 1, --warmup >= 0 and --threads >= 1")
+    if args.runs < 1 or args.warmup < 0 or args.threads < 1 or args.train_rounds < 1:
+        p.error("need --runs >= 1, --train-rounds >= 1, --warmup >= 0 and --threads >= 1")
     return args
 
 
