@@ -36,6 +36,7 @@ model and does the one job, so that nothing else's memory hides in it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -47,7 +48,7 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import psutil
 import torch
@@ -499,6 +500,18 @@ class OnnxRuntimeLogits(torch.nn.Module):
         return torch.from_numpy(self.session.run(None, {self.input_name: images.numpy()})[0])
 
 
+@contextlib.contextmanager
+def _restore_env(name: str) -> Iterator[None]:
+    """Put the environment variable ``name`` back as it was (or unset) when the block ends, however it ends."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if before is not None:
+            os.environ[name] = before
+
+
 def first_pass_seconds(model: torch.nn.Module, size: tuple[int, int]) -> float:
     """Seconds of one forward pass of a random (1, 3, H, W) image under ``inference_mode`` (for a compiled model
     the first pass at a size: tracing, code generation and the C++ build, or loading them from the cache)."""
@@ -536,8 +549,7 @@ def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
     results: dict[str, dict] = {}
     agreements: dict[str, dict] = {}
     compile_s: dict[str, dict] = {}
-    cache_before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="speed_targets_onnx_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="speed_targets_onnx_") as tmp, _restore_env("TORCHINDUCTOR_CACHE_DIR"):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(tmp) / "inductor")  # cold: nothing compiled yet
         backends = [name for name in BACKENDS if not (args.quick and name == "compile")]
         if len(backends) < len(BACKENDS):
@@ -572,9 +584,6 @@ def cpu_backends(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
                       "latency_ms_p50": 1000 * statistics.median(timing["seconds"][name]),
                       "speedup_vs_eager": speedup, "speedup_min": 1 / timing["ratio"][name]["max"],
                       "speedup_max": 1 / timing["ratio"][name]["min"], "pixel_agreement": agreement[name]})  # fmt: skip
-    os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
-    if cache_before is not None:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache_before
     # the goal: some backend beats eager at every size while agreeing with it on >= 99 % of the pixels
     faithful = [n for n in results if n != "eager" and min(agreements[n].values()) >= 0.99] or ["eager"]
     best = max(faithful, key=lambda n: min(results[n].values()))

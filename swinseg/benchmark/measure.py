@@ -46,6 +46,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from swinseg.core.processes import cpu_flags
+
 __all__ = [
     "MemoryProbe",
     "as_hw",
@@ -105,16 +107,6 @@ CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp1
 ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
-def cpu_flags() -> list[str]:
-    """Which of :data:`CPU_FLAGS` this CPU has, from /proc/cpuinfo (Linux; elsewhere an empty list)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(next((line for line in f if line.startswith("flags")), "").split())
-    except OSError:
-        return []
-    return [flag for flag in CPU_FLAGS if flag in flags]
-
-
 def host_info(device: str | torch.device) -> dict:
     """What the numbers depend on: CPU (name, instruction sets, the kernels' ISA and any variable capping it),
     GPU, versions, threads."""
@@ -122,7 +114,7 @@ def host_info(device: str | torch.device) -> dict:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
         "cpu": cpu_model(),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": [flag for flag in CPU_FLAGS if flag in cpu_flags()],
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "isa_limits": {name: os.environ[name] for name in ISA_LIMITS if name in os.environ},
         "cpu_count": os.cpu_count(),

@@ -1,4 +1,5 @@
-"""This process among the ``torchrun`` processes (a single process when not launched by it), and its device.
+"""This process among the ``torchrun`` processes (a single process when not launched by it), its device, and
+what its CPU can do (the instruction-set flags that decide which kernels pay).
 
 Every stage that splits work over processes (training, evaluation, prediction) asks :func:`init_distributed`
 for a :class:`DistInfo` and takes its :func:`shard` of the items.
@@ -12,7 +13,24 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "pick_device", "shard"]
+__all__ = ["DistInfo", "cpu_flags", "cpu_has_native_bf16", "init_distributed", "pick_device", "shard"]
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (``avx2``, ``avx512_bf16``, ``amx_bf16`` ...) from Linux's /proc/cpuinfo; empty
+    where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return frozenset(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        return frozenset()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX); elsewhere bf16 is emulated and
+    slower than fp32."""
+    flags = cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass(frozen=True)

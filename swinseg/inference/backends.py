@@ -29,21 +29,12 @@ import warnings
 import torch
 from torch import nn
 
+from swinseg.core.processes import cpu_has_native_bf16
 from swinseg.models.segmentor import SwinsegModel
 
 __all__ = ["BACKENDS", "AutocastModel", "CompiledModel", "cpu_has_native_bf16", "prepare_backend", "quantize_int8"]
 
 BACKENDS = ("eager", "bf16", "int8", "compile")
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX), from Linux's /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class _Wrapped(nn.Module):

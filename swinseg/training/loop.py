@@ -44,7 +44,7 @@ from swinseg.checkpoints.training_state import (
     save_training_state,
 )
 from swinseg.core.atomic_write import atomic_write
-from swinseg.core.processes import DistInfo, init_distributed
+from swinseg.core.processes import DistInfo, cpu_has_native_bf16, init_distributed
 from swinseg.core.progress import Progress
 from swinseg.core.progress import progress as progress_bar
 from swinseg.core.stopping import Stopped, StopSignals, ignore_signals, signal_number
@@ -91,17 +91,8 @@ def _autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if _cpu_has_native_bf16() else None
+        return torch.bfloat16 if cpu_has_native_bf16() else None
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-
-
-def _cpu_has_native_bf16() -> bool:
-    """bf16 autocast only pays on CPUs with bf16 matrix units (AMX / AVX512-BF16); elsewhere it is slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -11,8 +11,7 @@ The oneDNN path is taken only where it is a pure speed-up: fp32 tensors on the C
 nothing asking for gradients, no autocast (its dtype casts apply to ``F.linear`` only), and not while the model is
 traced, scripted or exported (those see ``F.linear``). Under ``torch.compile`` (``--backend compile``) the same
 call is the custom op ``swinseg::linear_pointwise``, which inductor keeps as one opaque kernel between the
-elementwise work it fuses; without it inductor runs these products with MKL and the GELU as its own loop, which on
-the Zen 4 made the compiled U-Net Swin-T's Linear layers about 25 % slower than eager's.
+elementwise work it fuses (otherwise it would lower the products and the GELU its own way, apart).
 ``torch.backends.mkldnn.flags(enabled=False)`` turns it off like every other oneDNN kernel.
 """
 
