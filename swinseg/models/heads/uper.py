@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from swinseg.models.ops.batch_norm_relu import batch_norm_relu
 from swinseg.models.ops.resize import resize
 from swinseg.models.ops.upsampled_conv import add_upsampled_conv3x3_, integer_factors
 
@@ -26,16 +27,20 @@ __all__ = ["ConvModule", "UPerHead"]
 
 
 class ConvModule(nn.Module):
-    """Conv2d (no bias) -> BatchNorm2d -> ReLU."""
+    """Conv2d (no bias) -> BatchNorm2d -> ReLU; in training the ReLU's output is not kept for backward
+    (:func:`~swinseg.models.ops.batch_norm_relu.batch_norm_relu`)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
-        self.activate = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.bn(self.conv(x)))
+        return self.norm_activate(self.conv(x))
+
+    def norm_activate(self, x: torch.Tensor) -> torch.Tensor:
+        """ReLU(BN(x)), for a convolution's output."""
+        return batch_norm_relu(x, self.bn)
 
 
 class UPerHead(nn.Module):
@@ -82,8 +87,7 @@ class UPerHead(nn.Module):
             laterals[i - 1] = laterals[i - 1] + resize(laterals[i], laterals[i - 1].shape[2:])
         # 3x3 convs on all levels but the PPM one, then everything upsampled to stride 4, concatenated, 3x3 conv
         outs = [conv(laterals[i]) for i, conv in enumerate(self.fpn_convs)] + [laterals[-1]]
-        bottleneck = self.fpn_bottleneck
-        x = bottleneck.activate(bottleneck.bn(self.fpn_bottleneck_conv(outs)))
+        x = self.fpn_bottleneck.norm_activate(self.fpn_bottleneck_conv(outs))
         return self.conv_seg(self.dropout(x))
 
     def fpn_bottleneck_conv(self, outs: Sequence[torch.Tensor]) -> torch.Tensor:

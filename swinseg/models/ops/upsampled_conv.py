@@ -75,6 +75,37 @@ def _tap_to_phase_kernel(sy: int, sx: int, like: torch.Tensor) -> torch.Tensor:
     return kernel.reshape(sy * sx, 9, 3, 3)
 
 
+def _taps_major(weight: torch.Tensor) -> torch.Tensor:
+    """(O, C, 3, 3) -> (O * 9, C): row ``o * 9 + ky * 3 + kx`` is tap (ky, kx) of output channel o (a copy)."""
+    O, C = weight.shape[:2]
+    return weight.permute(0, 2, 3, 1).reshape(O * 9, C)
+
+
+class _TapMaps(torch.autograd.Function):
+    """The channel mixing of all nine taps, (B, C, L) x (O, C, 3, 3) -> (B, O * 9, L), keeping the kernel as
+    given (a view of the layer's weight) for backward.
+
+    ``torch.matmul`` would keep the tap-major copy of the kernel that it multiplies by: 50 MB of the UPerNet
+    Swin-T bottleneck's weights held through a training step; here it is made again in the backward pass."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        return torch.matmul(_taps_major(weight), x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        x, weight = ctx.saved_tensors
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.matmul(_taps_major(weight).T, grad)  # (C, O * 9) @ (B, O * 9, L) -> (B, C, L)
+        if ctx.needs_input_grad[1]:
+            O, C = weight.shape[:2]
+            # (B, O * 9, L) @ (B, L, C), summed over the batch -> (O * 9, C) -> (O, 3, 3, C) -> (O, C, 3, 3)
+            grad_weight = torch.matmul(grad, x.transpose(1, 2)).sum(0).view(O, 3, 3, C).permute(0, 3, 1, 2)
+        return grad_x, grad_weight
+
+
 class _PhaseConv(torch.autograd.Function):
     """``F.conv2d(taps, kernel)`` for a constant kernel, keeping nothing of ``taps`` for backward.
 
@@ -94,13 +125,6 @@ class _PhaseConv(torch.autograd.Function):
         return F.conv2d(grad.contiguous(memory_format=torch.channels_last), turned, padding=2), None
 
 
-def _line_conv(line: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """A 1-D convolution as one matrix product: line (B, C, L + 2), kernel (O, C, 3) -> (B, O, L)."""
-    B, C, L = line.shape[0], line.shape[1], line.shape[2] - 2
-    columns = torch.stack([line[:, :, k : k + L] for k in range(3)], dim=2)  # (B, C, 3, L)
-    return torch.matmul(kernel.reshape(kernel.shape[0], C * 3), columns.view(B, C * 3, L))
-
-
 def _border_ring(x: torch.Tensor, weight: torch.Tensor, H: int, W: int) -> tuple[torch.Tensor, ...]:
     """What to take out of a (B, O, H, W) result on its border, where the coarse formula differs from a
     zero-padded convolution: (top row (B, O, W), bottom row, left column (B, O, H), right column).
@@ -116,10 +140,11 @@ def _border_ring(x: torch.Tensor, weight: torch.Tensor, H: int, W: int) -> tuple
 
     top, bottom = fine_line(x[:, :, :1], (1, W)), fine_line(x[:, :, -1:], (1, W))  # (B, C, W)
     left, right = fine_line(x[:, :, :, :1], (H, 1)), fine_line(x[:, :, :, -1:], (H, 1))  # (B, C, H)
-    return (_line_conv(F.pad(top, (1, 1), mode="replicate"), weight[:, :, 0]),
-            _line_conv(F.pad(bottom, (1, 1), mode="replicate"), weight[:, :, 2]),
-            _line_conv(F.pad(left, (1, 1)), weight[:, :, :, 0]),
-            _line_conv(F.pad(right, (1, 1)), weight[:, :, :, 2]))  # fmt: skip
+    # 1-D convolutions along each line with one row / column of the kernel, (B, C, L + 2) -> (B, O, L)
+    return (F.conv1d(F.pad(top, (1, 1), mode="replicate"), weight[:, :, 0]),
+            F.conv1d(F.pad(bottom, (1, 1), mode="replicate"), weight[:, :, 2]),
+            F.conv1d(F.pad(left, (1, 1)), weight[:, :, :, 0]),
+            F.conv1d(F.pad(right, (1, 1)), weight[:, :, :, 2]))  # fmt: skip
 
 
 class _AddPhasesAndRing(torch.autograd.Function):
@@ -170,7 +195,7 @@ def add_upsampled_conv3x3_(out: torch.Tensor, x: torch.Tensor, weight: torch.Ten
     # Channel mixing of all nine taps at once, on the replicate-padded coarse map (bilinear clamps at edges):
     # (O, C, 3, 3) -> (O, 3, 3, C) -> (O * 9, C) @ (B, C, (h + 2) * (w + 2))
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    taps = torch.matmul(weight.permute(0, 2, 3, 1).reshape(O * 9, C), padded.flatten(2))
+    taps = _TapMaps.apply(padded.flatten(2), weight)  # (B, O * 9, (h + 2) * (w + 2))
     taps = taps.view(B * O, 9, h + 2, w + 2).contiguous(memory_format=torch.channels_last)
     phases = _PhaseConv.apply(taps, _tap_to_phase_kernel(sy, sx, x))  # (B * O, sy * sx, h, w)
     ring = _border_ring(x, weight, *out.shape[2:])
