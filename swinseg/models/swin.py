@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from swinseg.core.config_types import PositiveFloat, PositiveInt, UnitInterval
+from swinseg.models.ops.biased_attention import biased_attention
 from swinseg.models.ops.gelu_linear import gelu_linear
 from swinseg.models.ops.linear import linear
 
@@ -255,14 +256,11 @@ class WindowAttention(nn.Module):
         # Windows of all images are one batch of B * nW sequences: 4-D inputs take PyTorch's fused kernels.
         # (B, nW, N, 3C) -> (B * nW, N, 3, heads, d) -> (3, B * nW, heads, N, d)
         qkv = linear(x, self.qkv).view(B * nW, N, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
-        # (heads, N, N) -> (1, heads, N, N), broadcast over all windows: a 4-D mask, because PyTorch's CPU
-        # SDPA takes its fused (flash) kernel for 4-D masks only and a 3-D one to the slower unfused math path
-        attn_mask = self.relative_position_bias().unsqueeze(0)
-        if mask is not None:
-            attn_mask = attn_mask + mask.unsqueeze(1)  # (nW, heads, N, N)
-            if B > 1:  # (nW, heads, N, N) -> (B, nW, heads, N, N) -> (B * nW, heads, N, N)
-                attn_mask = attn_mask.expand(B, -1, -1, -1, -1).reshape(B * nW, self.num_heads, N, N)
-        x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask.to(x.dtype))
+        # the bias (heads, N, N) -> (1, heads, N, N), one for all windows; the SW-MSA mask (nW, N, N) ->
+        # (nW, 1, N, N), one per window for all images and heads. 4-D, because PyTorch's CPU SDPA takes its
+        # fused (flash) kernel for 4-D masks only and a 3-D one to the slower unfused math path.
+        bias = self.relative_position_bias().unsqueeze(0)
+        x = biased_attention(qkv, bias, None if mask is None else mask.unsqueeze(1))  # (B * nW, heads, N, d)
         # (B * nW, heads, N, d) -> (B * nW, N, heads, d) -> (B, nW, N, C)
         x = x.transpose(1, 2).reshape(B, nW, N, C)
         return linear(x, self.proj)
