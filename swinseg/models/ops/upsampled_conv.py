@@ -81,48 +81,59 @@ def _taps_major(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(0, 2, 3, 1).reshape(O * 9, C)
 
 
-class _TapMaps(torch.autograd.Function):
-    """The channel mixing of all nine taps, (B, C, L) x (O, C, 3, 3) -> (B, O * 9, L), keeping the kernel as
-    given (a view of the layer's weight) for backward.
-
-    ``torch.matmul`` would keep the tap-major copy of the kernel that it multiplies by: 50 MB of the UPerNet
-    Swin-T bottleneck's weights held through a training step; here it is made again in the backward pass."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        return torch.matmul(_taps_major(weight), x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        x, weight = ctx.saved_tensors
-        grad_x = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.matmul(_taps_major(weight).T, grad)  # (C, O * 9) @ (B, O * 9, L) -> (B, C, L)
-        if ctx.needs_input_grad[1]:
-            O, C = weight.shape[:2]
-            # (B, O * 9, L) @ (B, L, C), summed over the batch -> (O * 9, C) -> (O, 3, 3, C) -> (O, C, 3, 3)
-            grad_weight = torch.matmul(grad, x.transpose(1, 2)).sum(0).view(O, 3, 3, C).permute(0, 3, 1, 2)
-        return grad_x, grad_weight
+# bytes of tap maps made at once: the (B * O, 9, h + 2, w + 2) maps of a level go in slices of output channels
+_TAP_BYTES = 16 << 20
 
 
-class _PhaseConv(torch.autograd.Function):
-    """``F.conv2d(taps, kernel)`` for a constant kernel, keeping nothing of ``taps`` for backward.
+class _Phases(torch.autograd.Function):
+    """The phase maps of one coarse level: its nine tap maps (the channel mixing, ``W[:, :, ky, kx] @ x`` on the
+    padded coarse grid) convolved with the constant tap-to-phase kernel, slice of output channels by slice.
 
-    ``F.conv2d`` keeps its input for a kernel gradient that nobody asks for here: in a UPerNet Swin-T training
-    step (batch 2, 512x512) the tap maps are 205 MB of what autograd holds. The input's gradient is the
+    Made whole, the tap maps and their gradient are the largest tensors of the computation (160 MB each for the
+    stride-8 level of a UPerNet Swin-T training step at batch 2, 512x512, where they set the step's peak memory);
+    in slices of ``_TAP_BYTES`` they never exist at once. Autograd keeps the padded coarse map and the weight
+    (a view of the layer's), nothing of the taps: the input's gradient through the phase convolution is the
     convolution of the incoming gradient with the kernel turned by 180 degrees and its channels swapped."""
 
     @staticmethod
-    def forward(ctx, taps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(kernel)
-        return F.conv2d(taps, kernel)
+    def forward(ctx, padded: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+        B, C, hp, wp = padded.shape  # the coarse map, replicate-padded by one
+        O, phases = weight.shape[0], kernel.shape[0]
+        out = padded.new_empty(B, O, phases, hp - 2, wp - 2)
+        for o in _channel_slices(O, B * 9 * hp * wp * padded.element_size()):
+            # (c * 9, C) @ (B, C, L) -> (B, c * 9, L) -> (B * c, 9, hp, wp), channels-last for oneDNN
+            taps = torch.matmul(_taps_major(weight[o]), padded.flatten(2)).view(-1, 9, hp, wp)
+            taps = taps.contiguous(memory_format=torch.channels_last)
+            out[:, o] = F.conv2d(taps, kernel).view(B, -1, phases, hp - 2, wp - 2)
+        ctx.save_for_backward(padded, weight, kernel)
+        return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (kernel,) = ctx.saved_tensors
-        turned = kernel.flip(2, 3).transpose(0, 1)  # (9, s*s, 3, 3)
-        return F.conv2d(grad.contiguous(memory_format=torch.channels_last), turned, padding=2), None
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+        padded, weight, kernel = ctx.saved_tensors
+        B, C, hp, wp = padded.shape
+        O, phases = weight.shape[0], kernel.shape[0]
+        turned = kernel.flip(2, 3).transpose(0, 1)  # (9, phases, 3, 3)
+        x = padded.flatten(2)  # (B, C, L)
+        grad_x = torch.zeros_like(x) if ctx.needs_input_grad[0] else None
+        grad_weight = weight.new_empty(O, 3, 3, C) if ctx.needs_input_grad[1] else None
+        for o in _channel_slices(O, B * 9 * hp * wp * padded.element_size()):
+            g = grad[:, o].reshape(-1, phases, hp - 2, wp - 2).contiguous(memory_format=torch.channels_last)
+            grad_taps = F.conv2d(g, turned, padding=2).reshape(B, -1, hp * wp)  # (B, c * 9, L)
+            if grad_x is not None:  # (C, c * 9) @ (B, c * 9, L), summed over the slices
+                grad_x.baddbmm_(_taps_major(weight[o]).T.expand(B, -1, -1), grad_taps)
+            if grad_weight is not None:  # (B, c * 9, L) @ (B, L, C), summed over the batch -> (c, 3, 3, C)
+                grad_weight[o] = torch.matmul(grad_taps, x.transpose(1, 2)).sum(0).view(-1, 3, 3, C)
+        grad_padded = None if grad_x is None else grad_x.view(B, C, hp, wp)
+        grad_weight = None if grad_weight is None else grad_weight.permute(0, 3, 1, 2)  # (O, C, 3, 3)
+        return grad_padded, grad_weight, None
+
+
+def _channel_slices(channels: int, bytes_per_channel: int) -> list[slice]:
+    """Consecutive slices of ``channels`` whose tap maps take at most ``_TAP_BYTES`` (at least one channel)."""
+    step = max(1, _TAP_BYTES // bytes_per_channel)
+    return [slice(start, min(start + step, channels)) for start in range(0, channels, step)]
 
 
 def _border_ring(x: torch.Tensor, weight: torch.Tensor, H: int, W: int) -> tuple[torch.Tensor, ...]:
@@ -192,11 +203,9 @@ def add_upsampled_conv3x3_(out: torch.Tensor, x: torch.Tensor, weight: torch.Ten
         raise ValueError(f"need a (O, {C}, 3, 3) kernel and an output size that is a multiple of {(h, w)}, got "
                          f"{tuple(weight.shape)} and {tuple(out.shape[2:])}")
     sy, sx = factors
-    # Channel mixing of all nine taps at once, on the replicate-padded coarse map (bilinear clamps at edges):
-    # (O, C, 3, 3) -> (O, 3, 3, C) -> (O * 9, C) @ (B, C, (h + 2) * (w + 2))
+    # the channel mixing of all nine taps and the phase convolution, on the replicate-padded coarse map (bilinear
+    # clamps at edges), slice of output channels by slice
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    taps = _TapMaps.apply(padded.flatten(2), weight)  # (B, O * 9, (h + 2) * (w + 2))
-    taps = taps.view(B * O, 9, h + 2, w + 2).contiguous(memory_format=torch.channels_last)
-    phases = _PhaseConv.apply(taps, _tap_to_phase_kernel(sy, sx, x))  # (B * O, sy * sx, h, w)
+    phases = _Phases.apply(padded, weight, _tap_to_phase_kernel(sy, sx, x))  # (B, O, sy * sx, h, w)
     ring = _border_ring(x, weight, *out.shape[2:])
     return _AddPhasesAndRing.apply(out, phases.view(B, O, sy, sx, h, w), *ring)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from swinseg.models.heads.uper import UPerHead
+from swinseg.models.ops import upsampled_conv
 from swinseg.models.ops.resize import resize
 from swinseg.models.ops.upsampled_conv import (
     add_upsampled_conv3x3_,
@@ -35,7 +36,10 @@ def test_equals_upsample_then_conv_in_float64(h, w, sy, sx):
     assert (out - expected).abs().max().item() < 1e-12
 
 
-def test_gradients_equal_those_of_upsample_then_conv():
+@pytest.mark.parametrize("tap_bytes", [None, 1])  # all output channels at once; one at a time
+def test_gradients_equal_those_of_upsample_then_conv(tap_bytes, monkeypatch):
+    if tap_bytes is not None:
+        monkeypatch.setattr(upsampled_conv, "_TAP_BYTES", tap_bytes)
     torch.manual_seed(0)
     x = torch.randn(2, 4, 5, 6, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(3, 4, 3, 3, dtype=torch.float64, requires_grad=True)
