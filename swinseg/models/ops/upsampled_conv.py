@@ -96,16 +96,24 @@ class _Phases(torch.autograd.Function):
     convolution of the incoming gradient with the kernel turned by 180 degrees and its channels swapped."""
 
     @staticmethod
-    def forward(ctx, padded: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, padded: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor,
+                sliced: bool) -> torch.Tensor:  # fmt: skip
         B, C, hp, wp = padded.shape  # the coarse map, replicate-padded by one
         O, phases = weight.shape[0], kernel.shape[0]
-        out = padded.new_empty(B, O, phases, hp - 2, wp - 2)
-        for o in _channel_slices(O, B * 9 * hp * wp * padded.element_size()):
+
+        def phase_maps(o: slice) -> torch.Tensor:  # (B, c, phases, h, w) for output channels o
             # (c * 9, C) @ (B, C, L) -> (B, c * 9, L) -> (B * c, 9, hp, wp), channels-last for oneDNN
             taps = torch.matmul(_taps_major(weight[o]), padded.flatten(2)).view(-1, 9, hp, wp)
             taps = taps.contiguous(memory_format=torch.channels_last)
-            out[:, o] = F.conv2d(taps, kernel).view(B, -1, phases, hp - 2, wp - 2)
+            return F.conv2d(taps, kernel).view(B, -1, phases, hp - 2, wp - 2)
+
         ctx.save_for_backward(padded, weight, kernel)
+        slices = _channel_slices(O, B * 9 * hp * wp * padded.element_size()) if sliced else [slice(0, O)]
+        if len(slices) == 1:
+            return phase_maps(slices[0])
+        out = padded.new_empty(B, O, phases, hp - 2, wp - 2)
+        for o in slices:
+            out[:, o] = phase_maps(o)
         return out
 
     @staticmethod
@@ -127,7 +135,7 @@ class _Phases(torch.autograd.Function):
                 grad_weight[o] = torch.matmul(grad_taps, x.transpose(1, 2)).sum(0).view(-1, 3, 3, C)
         grad_padded = None if grad_x is None else grad_x.view(B, C, hp, wp)
         grad_weight = None if grad_weight is None else grad_weight.permute(0, 3, 1, 2)  # (O, C, 3, 3)
-        return grad_padded, grad_weight, None
+        return grad_padded, grad_weight, None, None
 
 
 def _channel_slices(channels: int, bytes_per_channel: int) -> list[slice]:
@@ -204,8 +212,9 @@ def add_upsampled_conv3x3_(out: torch.Tensor, x: torch.Tensor, weight: torch.Ten
                          f"{tuple(weight.shape)} and {tuple(out.shape[2:])}")
     sy, sx = factors
     # the channel mixing of all nine taps and the phase convolution, on the replicate-padded coarse map (bilinear
-    # clamps at edges), slice of output channels by slice
+    # clamps at edges); in training slice of output channels by slice
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    phases = _Phases.apply(padded, weight, _tap_to_phase_kernel(sy, sx, x))  # (B, O, sy * sx, h, w)
+    training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    phases = _Phases.apply(padded, weight, _tap_to_phase_kernel(sy, sx, x), training)  # (B, O, sy * sx, h, w)
     ring = _border_ring(x, weight, *out.shape[2:])
     return _AddPhasesAndRing.apply(out, phases.view(B, O, sy, sx, h, w), *ring)
