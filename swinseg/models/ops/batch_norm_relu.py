@@ -3,7 +3,7 @@
 Autograd keeps BatchNorm's input (for its backward) and the ReLU's output (for the ReLU's backward): two maps per
 conv block. Where the block's consumer keeps nothing of the output (an addition, a dropout, a padded copy), the
 second one is held for the ReLU alone; here the backward finds where the output was positive from ``x`` and the
-batch statistics instead. In a UPerNet Swin-T training step (batch 2, 512x512) that is about 170 MB of the
+batch statistics instead. In a UPerNet Swin-T training step (batch 2, 512x512) that is about 150 MB of the
 head's stride-4 and stride-8 maps. The backward recomputes the normalised map in one elementwise pass
 (``x * invstd * weight + bias - mean * invstd * weight``; it can differ from the forward's rounding only for
 values within a few ulps of zero, where the ReLU's derivative is a matter of convention) and then runs PyTorch's own
@@ -51,7 +51,7 @@ class _BatchNormReLU(torch.autograd.Function):
 
 
 def _fusable(x: torch.Tensor, bn: nn.Module) -> bool:
-    """Training a plain affine ``nn.BatchNorm2d`` with running statistics, in fp32 eager autograd."""
+    """Training a plain affine ``nn.BatchNorm2d`` with running statistics, in eager autograd without autocast."""
     if type(bn) is not nn.BatchNorm2d or not (bn.training and bn.affine and bn.track_running_stats):
         return False
     if not torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type):

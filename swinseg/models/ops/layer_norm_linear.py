@@ -3,7 +3,7 @@
 Autograd keeps the LayerNorm's input (for its backward) and its output (for the linear layer's weight gradient):
 two copies of the block's width per token. Here the backward pass normalises ``x`` again (one elementwise pass,
 the same kernel and so the same values) and then runs PyTorch's own LayerNorm backward. In a Swin block the
-MLP's ``norm2 -> fc1`` is such a pair; in a UPerNet Swin-T training step (batch 2, 512x512) that is ~70 MB.
+MLP's ``norm2 -> fc1`` is such a pair; in a UPerNet Swin-T training step (batch 2, 512x512) that is 57 MB.
 """
 
 from __future__ import annotations
