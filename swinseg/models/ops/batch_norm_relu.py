@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from swinseg.models.ops.eager_autograd import eager_autograd
+
 __all__ = ["batch_norm_relu"]
 
 
@@ -54,9 +56,7 @@ def _fusable(x: torch.Tensor, bn: nn.Module) -> bool:
     """Training a plain affine ``nn.BatchNorm2d`` with running statistics, in eager autograd without autocast."""
     if type(bn) is not nn.BatchNorm2d or not (bn.training and bn.affine and bn.track_running_stats):
         return False
-    if not torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type):
-        return False
-    return not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling())
+    return eager_autograd(x.device.type)
 
 
 def batch_norm_relu(x: torch.Tensor, bn: nn.Module) -> torch.Tensor:

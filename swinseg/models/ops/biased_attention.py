@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from swinseg.models.ops.eager_autograd import eager_autograd
+
 __all__ = ["biased_attention"]
 
 
@@ -84,11 +86,9 @@ def biased_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor |
         (S, heads, N, d).
     """
     scale = qkv.shape[-1] ** -0.5 if scale is None else scale
-    fused = torch.is_grad_enabled() and (qkv.requires_grad or bias.requires_grad)
+    fused = (qkv.requires_grad or bias.requires_grad) and eager_autograd(qkv.device.type)
     fused = fused and qkv.device.type == "cpu" and qkv.dtype in (torch.float32, torch.float64)
-    fused = fused and bias.dtype == qkv.dtype and not torch.is_autocast_enabled("cpu")
-    fused = fused and not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling())
-    if not fused:
+    if not (fused and bias.dtype == qkv.dtype):
         attn_mask = _attention_mask(bias, mask, qkv.shape[1]).to(qkv.dtype)
         return F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask, scale=scale)
     return _BiasedAttention.apply(qkv, bias, None if mask is None else mask.to(qkv.dtype), scale)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from swinseg.models.ops.eager_autograd import eager_autograd
+
 __all__ = ["gelu_linear"]
 
 
@@ -40,9 +42,7 @@ def gelu_linear(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     """``F.linear(F.gelu(hidden), weight, bias)`` (exact GELU), saving only ``hidden`` when it needs gradients.
 
     The plain expression is used where the saving does not apply or the Function cannot go: without
-    gradients, under autocast (mixed dtypes) and while tracing for export."""
-    fused = torch.is_grad_enabled() and not torch.jit.is_tracing()
-    fused = fused and not torch.is_autocast_enabled(hidden.device.type)
-    if not fused:
+    gradients, under autocast (mixed dtypes) and while tracing, scripting or compiling (:mod:`.eager_autograd`)."""
+    if not eager_autograd(hidden.device.type):
         return F.linear(F.gelu(hidden), weight, bias)
     return _GeluLinear.apply(hidden, weight, bias)

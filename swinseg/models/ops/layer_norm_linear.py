@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from swinseg.models.ops.eager_autograd import eager_autograd
+
 __all__ = ["layer_norm_linear"]
 
 
@@ -53,8 +55,6 @@ def layer_norm_linear(x: torch.Tensor, norm: nn.Module, layer: nn.Module) -> tor
     eager autograd without autocast. Anything else is the plain expression."""
     fused = type(norm) is nn.LayerNorm and type(layer) is nn.Linear and norm.elementwise_affine
     fused = fused and norm.weight is not None and norm.bias is not None and len(norm.normalized_shape) == 1
-    fused = fused and torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type)
-    fused = fused and not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling())
-    if not fused:
+    if not (fused and eager_autograd(x.device.type)):
         return layer(norm(x))
     return _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, layer.weight, layer.bias)

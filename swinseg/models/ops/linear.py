@@ -43,12 +43,16 @@ def onednn_linear_usable(x: torch.Tensor, layer: nn.Module) -> bool:
     return torch.backends.mkldnn.enabled and _ONEDNN_LINEAR_BUILT
 
 
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, gelu: bool) -> torch.Tensor:
+    attr, algorithm = ("gelu", "none") if gelu else ("none", "")
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, attr, [], algorithm)
+
+
 @torch.library.custom_op("swinseg::linear_pointwise", mutates_args=())
 def linear_pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, gelu: bool) -> torch.Tensor:
     """(..., in) -> (..., out): ``x @ weight.T + bias``, then the exact GELU if ``gelu``, in one oneDNN call
     (inference only: the op has no backward)."""
-    attr, algorithm = ("gelu", "none") if gelu else ("none", "")
-    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, attr, [], algorithm)
+    return _onednn_linear(x, weight, bias, gelu)
 
 
 @linear_pointwise.register_fake
@@ -65,7 +69,6 @@ def linear(x: torch.Tensor, layer: nn.Module, gelu: bool = False) -> torch.Tenso
     if onednn_linear_usable(x, layer):
         if torch.compiler.is_compiling():  # one opaque op in the compiled graph (see the module docstring)
             return linear_pointwise(x, layer.weight, layer.bias, gelu)
-        attr, algorithm = ("gelu", "none") if gelu else ("none", "")
-        return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, attr, [], algorithm)
+        return _onednn_linear(x, layer.weight, layer.bias, gelu)
     y = layer(x)
     return F.gelu(y) if gelu else y
