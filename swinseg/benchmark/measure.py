@@ -55,6 +55,7 @@ __all__ = [
     "count_params",
     "fit_scaling_exponent",
     "host_info",
+    "huge_pages",
     "interleaved_ratio",
     "measure_latency",
     "megapixels",
@@ -107,6 +108,18 @@ CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp1
 ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
+def huge_pages() -> dict:
+    """Whether PyTorch's CPU allocator asks for transparent huge pages (``THP_MEM_ALLOC_ENABLE``, read when
+    torch is imported; the ``swinseg`` command sets it) and the kernel's policy for them (``always``, ``madvise``:
+    only where asked, ``never``; None where Linux has no such file)."""
+    try:
+        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+        kernel = text[text.index("[") + 1 : text.index("]")]
+    except (OSError, ValueError):
+        kernel = None
+    return {"THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE"), "kernel": kernel}
+
+
 def host_info(device: str | torch.device) -> dict:
     """What the numbers depend on: CPU (name, instruction sets, the kernels' ISA and any variable capping it),
     GPU, versions, threads."""
@@ -119,6 +132,7 @@ def host_info(device: str | torch.device) -> dict:
         "isa_limits": {name: os.environ[name] for name in ISA_LIMITS if name in os.environ},
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
+        "huge_pages": huge_pages(),
         "device": str(device),
         "gpu": gpu,
         "torch": torch.__version__,

@@ -120,3 +120,16 @@ def test_host_info_names_the_instruction_sets_and_what_caps_them(monkeypatch):
     if Path("/proc/cpuinfo").exists():  # Linux: the same flags, read here independently
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
         assert info["cpu_flags"] == [f for f in CPU_FLAGS if f in flags.split()]
+
+
+def test_host_info_says_whether_huge_pages_were_asked_for(monkeypatch):
+    from swinseg.benchmark.measure import host_info
+
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "0")
+    assert host_info("cpu")["huge_pages"]["THP_MEM_ALLOC_ENABLE"] == "0"
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE")
+    pages = host_info("cpu")["huge_pages"]
+    assert pages["THP_MEM_ALLOC_ENABLE"] is None
+    policy = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if policy.exists():  # the kernel's choice is the bracketed word
+        assert f"[{pages['kernel']}]" in policy.read_text()

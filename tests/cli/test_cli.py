@@ -49,6 +49,37 @@ def test_python_dash_m_swinseg_runs_the_same_cli(tmp_path):
     assert torch.__version__  # the interpreter the suite runs is the one the subprocess used
 
 
+# In a fresh interpreter: run the CLI's main (--help: it imports every subcommand, and so torch), then report
+# whether large tensors come page-aligned, which PyTorch's CPU allocator does only when it asks for huge pages.
+_PAGE_ALIGNED_AFTER_MAIN = """
+import sys
+from swinseg.cli import main
+assert "torch" not in sys.modules
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+import torch
+print(all(torch.empty(n << 20, dtype=torch.uint8).data_ptr() % 4096 == 0 for n in (3, 8, 33, 8, 3)))
+"""
+
+
+@pytest.mark.parametrize("env_value, huge_pages", [(None, True), ("0", False)])
+def test_the_cli_asks_for_huge_pages_unless_told_not_to(env_value, huge_pages):
+    import os
+    import subprocess
+    import sys
+
+    from swinseg.cli import HUGE_PAGES_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != HUGE_PAGES_ENV}
+    if env_value is not None:
+        env[HUGE_PAGES_ENV] = env_value
+    done = subprocess.run([sys.executable, "-c", _PAGE_ALIGNED_AFTER_MAIN], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == str(huge_pages)
+
+
 def test_every_file_the_commands_write_has_the_umasks_mode(blocks_dataset, tmp_path, capsys):
     """train, predict, score, convert and export under umask 027: every file 0640 (the atomic writes create
     their temporary files 0600 and must hand over the umask's mode), every folder 0750 or laxer."""
