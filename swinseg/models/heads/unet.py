@@ -7,10 +7,12 @@ With the default five ``decoder_channels`` the decoder goes s32 -> s16 -> s8 -> 
 gives the logits at full resolution; with fewer it stops earlier (three: s32 -> s16 -> s8 -> s4, logits at stride
 4 that the loss and inference upsample, as UPerNet's; the CPU demo's choice, faster and quicker to learn).
 
-The blocks run as smp's do, with one exact saving: where a block upsamples 2x by nearest neighbour, its first
+The blocks run as smp's do, with two exact savings: where a block upsamples 2x by nearest neighbour, its first
 convolution is computed on the coarse map (:mod:`swinseg.models.ops.nearest_conv`: 16 instead of 36
 multiply-adds per channel pair and coarse pixel, no upsampled map, no concatenation), the skip's channels
-convolved apart and added. Same parameters, same result up to float rounding.
+convolved apart and added; and at inference each BatchNorm is folded into the convolution before it
+(:mod:`swinseg.models.ops.folded_batch_norm`), the ReLU applied in place. Same parameters, same result up to
+float rounding.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import torch.nn.functional as F
 from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder, UnetDecoderBlock
 from torch import nn
 
+from swinseg.models.ops.derived_weights import DerivedWeights
+from swinseg.models.ops.folded_batch_norm import fold_batch_norm, foldable
 from swinseg.models.ops.nearest_conv import add_nearest2x_conv3x3_, nearest2x_conv3x3, phase_kernels
 
 __all__ = ["UnetHead"]
@@ -51,8 +55,8 @@ class UnetHead(nn.Module):
             interpolation_mode=interpolation_mode,
         )
         self.interpolation_mode = interpolation_mode
-        # block index -> (the weight's storage, version, dtype, device; its phase kernels), for inference only
-        self._phase_cache: dict[int, tuple[tuple, torch.Tensor]] = {}
+        # phase kernels and folded BatchNorms, kept between inference passes while the weights are unchanged
+        self._derived = DerivedWeights()
         self.conv_seg = nn.Conv2d(decoder_channels[-1], num_classes, kernel_size=3, padding=1)
         # Channels-last (NHWC) convolutions: the wide, thin maps near full resolution (16 - 64 channels) run
         # about 1.3x faster than in NCHW with oneDNN on the CPU; the logits come out channels-last too.
@@ -71,33 +75,40 @@ class UnetHead(nn.Module):
             x = self._run_block(i, block, x, tuple(size), skip)
         return self.conv_seg(x)
 
-    def _phase_kernels(self, i: int, weight: torch.Tensor) -> torch.Tensor:
-        """``phase_kernels(weight)`` (channels-last), kept from one pass without autograd to the next while the
-        weight is unchanged (in-place updates bump its version); recomputed under autograd or a compiler, and for
-        weights made under ``torch.inference_mode`` (inference tensors have no version to tell a change by)."""
-        if torch.is_grad_enabled() or torch.compiler.is_compiling() or weight.is_inference():
-            return phase_kernels(weight).contiguous(memory_format=torch.channels_last)
-        key = (weight.data_ptr(), weight._version, weight.dtype, weight.device)
-        cached = self._phase_cache.get(i)
-        if cached is None or cached[0] != key:
-            cached = key, phase_kernels(weight).contiguous(memory_format=torch.channels_last)
-            self._phase_cache[i] = cached
-        return cached[1]
+    def _conv_weights(self, name: str, block: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+        """The weight and bias of ``block``'s convolution (a Sequential of conv, norm, activation), with the norm
+        folded in where that applies (inference), and whether it was: then the norm is not to be applied."""
+        conv, norm = block[0], block[1]
+        if not foldable(norm):
+            return conv.weight, conv.bias, False
+        weight, bias = self._derived.get(name, _tensors(block), lambda: fold_batch_norm(conv.weight, conv.bias, norm))
+        return weight, bias, True
 
     def _run_block(self, i: int, block: UnetDecoderBlock, x: torch.Tensor, size: tuple[int, int],
                    skip: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
-        """``block(x, *size, skip)``; its first convolution on the coarse grid when the upsampling is nearest 2x."""
-        conv, norm, activation = block.conv1
+        """``block(x, *size, skip)``; its first convolution on the coarse grid when the upsampling is nearest 2x,
+        and its BatchNorms folded into the convolutions at inference."""
         exact_2x = size == (2 * x.shape[2], 2 * x.shape[3]) and self.interpolation_mode == "nearest"
         # the ONNX exporter's tracer takes smp's path: it cannot export a convolution with a computed kernel
         if torch.jit.is_tracing() or not (exact_2x and isinstance(block.attention1.attention, nn.Identity)):
             return block(x, *size, skip_connection=skip)
-        c = x.shape[1]  # conv's input is cat([up(x), skip]): its first c input channels read up(x)
+        c = x.shape[1]  # conv1's input is cat([up(x), skip]): its first c input channels read up(x)
+        weight, bias, folded = self._conv_weights(f"{i}.conv1", block.conv1)
+        kernels = self._derived.get(  # of the weight as used, folded or not
+            f"{i}.conv1.phases.{'folded' if folded else 'plain'}", _tensors(block.conv1),
+            lambda: phase_kernels(weight[:, :c]).contiguous(memory_format=torch.channels_last),
+        )  # fmt: skip
         if skip is None:
-            y = nearest2x_conv3x3(x, self._phase_kernels(i, conv.weight))
-            if conv.bias is not None:
-                y = y + conv.bias.view(1, -1, 1, 1)
+            y = nearest2x_conv3x3(x, kernels, bias)
         else:
-            y = F.conv2d(skip, conv.weight[:, c:], conv.bias, padding=1)
-            y = add_nearest2x_conv3x3_(y, x, self._phase_kernels(i, conv.weight[:, :c]))
-        return block.attention2(block.conv2(activation(norm(y))))
+            y = add_nearest2x_conv3x3_(F.conv2d(skip, weight[:, c:], bias, padding=1), x, kernels)
+        y = torch.relu_(y) if folded else block.conv1[2](block.conv1[1](y))
+        weight, bias, folded = self._conv_weights(f"{i}.conv2", block.conv2)
+        y = torch.relu_(F.conv2d(y, weight, bias, padding=1)) if folded else block.conv2(y)
+        return block.attention2(y)
+
+
+def _tensors(block: nn.Sequential) -> tuple[torch.Tensor | None, ...]:
+    """The tensors a (conv, norm, activation) block's folded weights come from."""
+    conv, norm = block[0], block[1]
+    return conv.weight, conv.bias, *norm.parameters(), *norm.buffers()

@@ -13,6 +13,8 @@ included.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +37,24 @@ def phase_kernels(weight: torch.Tensor) -> torch.Tensor:
     return folded.view(O, C, 2, 2, 2, 2).permute(2, 4, 0, 1, 3, 5).reshape(4 * O, C, 2, 2)
 
 
+def _phases_and_targets(out: torch.Tensor, x: torch.Tensor, kernels: torch.Tensor,
+                        bias: torch.Tensor | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
+    """The four (phase of ``out``, its values) view pairs of the convolution of ``x`` upsampled 2x, each view
+    made when it is due (under autograd a view of ``out`` must be taken after the previous update)."""
+    B, C, h, w = x.shape
+    O = kernels.shape[0] // 4
+    if kernels.shape[1:] != (C, 2, 2) or tuple(out.shape) != (B, O, 2 * h, 2 * w):
+        raise ValueError(f"need (4 * O, {C}, 2, 2) phase kernels and a (B, O, {2 * h}, {2 * w}) output, got "
+                         f"{tuple(kernels.shape)} and {tuple(out.shape)}")  # fmt: skip
+    # Padded by one coarse pixel, a 2x2 kernel at output (p, q) reads coarse rows p - 1, p and columns q - 1, q:
+    # phase (a, b) of coarse pixel (i, j) is output (i + a, j + b). (B, C, h, w) -> (B, 4 * O, h + 1, w + 1)
+    phases = F.conv2d(x, kernels, None if bias is None else bias.repeat(4), padding=1)
+    for a in range(2):
+        for b in range(2):
+            k = 2 * a + b
+            yield out[:, :, a::2, b::2], phases[:, k * O : (k + 1) * O, a : a + h, b : b + w]
+
+
 def add_nearest2x_conv3x3_(out: torch.Tensor, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """``out += F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), weight, padding=1)``, returned.
 
@@ -43,26 +63,18 @@ def add_nearest2x_conv3x3_(out: torch.Tensor, x: torch.Tensor, kernels: torch.Te
         x: (B, C, h, w).
         kernels: (4 * O, C, 2, 2), ``phase_kernels(weight)`` of the (O, C, 3, 3) kernel (no bias).
     """
-    B, C, h, w = x.shape
-    O = kernels.shape[0] // 4
-    if kernels.shape[1:] != (C, 2, 2) or tuple(out.shape) != (B, O, 2 * h, 2 * w):
-        raise ValueError(f"need (4 * O, {C}, 2, 2) phase kernels and a (B, O, {2 * h}, {2 * w}) output, got "
-                         f"{tuple(kernels.shape)} and {tuple(out.shape)}")  # fmt: skip
-    # Padded by one coarse pixel, a 2x2 kernel at output (p, q) reads coarse rows p - 1, p and columns q - 1, q:
-    # phase (a, b) of coarse pixel (i, j) is output (i + a, j + b). (B, C, h, w) -> (B, 4 * O, h + 1, w + 1)
-    phases = F.conv2d(x, kernels, padding=1)
-    for a in range(2):
-        for b in range(2):
-            k = 2 * a + b
-            out[:, :, a::2, b::2] += phases[:, k * O : (k + 1) * O, a : a + h, b : b + w]
+    for target, values in _phases_and_targets(out, x, kernels, None):
+        target += values
     return out
 
 
-def nearest2x_conv3x3(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """``F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), weight, padding=1)``: (B, C, h, w) ->
-    (B, O, 2h, 2w) in ``x``'s memory format, from ``kernels = phase_kernels(weight)``."""
+def nearest2x_conv3x3(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), weight, bias, padding=1)``: (B, C, h, w) ->
+    (B, O, 2h, 2w) in ``x``'s memory format, from ``kernels = phase_kernels(weight)``. The four phases cover
+    every output pixel once: they are copied in, with nothing to zero first."""
     B, _, h, w = x.shape
     layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    out = torch.zeros(B, kernels.shape[0] // 4, 2 * h, 2 * w, dtype=x.dtype, device=x.device)
-    out = out.contiguous(memory_format=layout)
-    return add_nearest2x_conv3x3_(out, x, kernels)
+    out = torch.empty(B, kernels.shape[0] // 4, 2 * h, 2 * w, dtype=x.dtype, device=x.device, memory_format=layout)
+    for target, values in _phases_and_targets(out, x, kernels, bias):
+        target.copy_(values)
+    return out

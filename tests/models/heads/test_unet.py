@@ -101,3 +101,22 @@ def test_weights_made_under_inference_mode_run_and_follow_in_place_changes() -> 
         with torch.no_grad():
             head.decoder.blocks[0].conv1[0].weight.mul_(2)
         torch.testing.assert_close(converted(features), _smp_forward(head, features), rtol=1e-4, atol=1e-4)
+
+
+def test_folded_batch_norms_follow_changed_statistics_and_training() -> None:
+    """At inference the BatchNorms are folded into the convolutions and kept between passes: a later change of
+    the running statistics (in place, as training makes it) or a switch to training mode is seen."""
+    torch.manual_seed(0)
+    head = UnetHead(STAGES, num_classes=4, decoder_channels=(16, 8, 8, 8, 4)).eval()
+    features = _features(64, 64)
+    with torch.no_grad():
+        first = head(features)
+        torch.testing.assert_close(first, _smp_forward(head, features), rtol=1e-4, atol=1e-4)
+        for m in head.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.add_(0.5), m.running_var.mul_(3)
+        changed = head(features)
+        assert (changed - first).abs().max() > 1e-2
+        torch.testing.assert_close(changed, _smp_forward(head, features), rtol=1e-4, atol=1e-4)
+        head.train()
+        torch.testing.assert_close(head(features), _smp_forward(head, features), rtol=1e-4, atol=1e-4)

@@ -24,6 +24,21 @@ def test_equals_upsampling_then_convolving(h: int, w: int, channels_last: bool) 
     torch.testing.assert_close(got, _direct(x, weight), rtol=1e-5, atol=1e-5)
 
 
+def test_the_bias_is_added_to_every_phase() -> None:
+    torch.manual_seed(2)
+    x, weight, bias = torch.randn(1, 3, 3, 4), torch.randn(5, 3, 3, 3), torch.randn(5)
+    got = nearest2x_conv3x3(x, phase_kernels(weight), bias)
+    torch.testing.assert_close(got, _direct(x, weight) + bias.view(1, -1, 1, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_gradients_flow_through_the_phases() -> None:
+    """The output is assembled by copies into views of an empty tensor: autograd sees every phase."""
+    torch.manual_seed(3)
+    x, weight = torch.randn(1, 2, 3, 3, dtype=torch.float64, requires_grad=True), torch.randn(3, 2, 3, 3)
+    weight = weight.double().requires_grad_()
+    torch.autograd.gradcheck(lambda a, w: nearest2x_conv3x3(a, phase_kernels(w)), (x, weight))
+
+
 def test_adds_into_the_output() -> None:
     torch.manual_seed(1)
     x, weight, base = torch.randn(1, 3, 4, 6), torch.randn(2, 3, 3, 3), torch.randn(1, 2, 8, 12)
