@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from swinseg.models.ops.batch_norm_relu import batch_norm_relu
+from swinseg.models.ops.derived_weights import DerivedWeights
+from swinseg.models.ops.folded_batch_norm import fold_batch_norm, foldable
 from swinseg.models.ops.resize import resize
 from swinseg.models.ops.upsampled_conv import add_upsampled_conv3x3_, integer_factors
 
@@ -28,14 +30,22 @@ __all__ = ["ConvModule", "UPerHead"]
 
 class ConvModule(nn.Module):
     """Conv2d (no bias) -> BatchNorm2d -> ReLU; in training the ReLU's output is not kept for backward
-    (:func:`~swinseg.models.ops.batch_norm_relu.batch_norm_relu`)."""
+    (:func:`~swinseg.models.ops.batch_norm_relu.batch_norm_relu`). At inference, on maps with more pixels than
+    the kernel has weights per output channel (the stride-4 levels of UPerNet Swin-T at 512x512, the 1x1
+    laterals everywhere), the BatchNorm is folded into the convolution (:mod:`~swinseg.models.ops.folded_batch_norm`;
+    a pass over the output saved, a folded copy of the weight kept) and the ReLU runs in place."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
+        self._folded = DerivedWeights()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if foldable(self.bn) and x.shape[-2] * x.shape[-1] > self.conv.weight[0].numel():
+            sources = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
+            weight, bias = self._folded.get("conv", sources, lambda: fold_batch_norm(self.conv.weight, None, self.bn))
+            return torch.relu_(F.conv2d(x, weight, bias, padding=self.conv.padding))
         return self.norm_activate(self.conv(x))
 
     def norm_activate(self, x: torch.Tensor) -> torch.Tensor:

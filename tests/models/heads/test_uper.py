@@ -30,3 +30,26 @@ def test_uper_head_flow():
         assert max_abs_diff(head(feats), reference_uper_head(head, feats)) < 1e-5
 
 
+
+
+def _plain(module, x: torch.Tensor) -> torch.Tensor:
+    """Conv, BatchNorm with the running statistics, ReLU: written out."""
+    bn = module.bn
+    y = F.conv2d(x, module.conv.weight, padding=module.conv.padding)
+    return F.relu(F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
+
+
+def test_conv_module_folds_its_batch_norm_at_inference_and_follows_changes():
+    """Folded on maps with more pixels than weights per output channel (kept between passes), plain on smaller
+    ones; the same values either way, and a later change to the statistics is seen."""
+    from swinseg.models.heads.uper import ConvModule
+
+    torch.manual_seed(0)
+    module = randomize_(ConvModule(8, 6, 3)).eval()  # 72 weights per output channel
+    large, small = torch.randn(2, 8, 12, 10), torch.randn(2, 8, 6, 6)  # 120 and 36 pixels
+    with torch.no_grad():
+        for x in (large, small, large):
+            assert max_abs_diff(module(x), _plain(module, x)) < 1e-5
+        assert module._folded._entries  # the folded weights are kept
+        module.bn.running_var.mul_(4)
+        assert max_abs_diff(module(large), _plain(module, large)) < 1e-5
