@@ -5,7 +5,7 @@
       ``lateral_convs`` (1x1) on s4, s8, s16; top-down: lateral[i-1] += upsample(lateral[i])
       ``fpn_convs`` (3x3) on s4, s8, s16; every level upsampled to stride 4, concatenated
       ``fpn_bottleneck`` (3x3) -> dropout -> ``conv_seg`` (1x1) -> logits at stride 4
-      (the bottleneck convolves the upsampled levels without building them: see ``fpn_bottleneck_conv``)
+      (the bottleneck convolves the upsampled levels without building them: see ``fpn_bottleneck_block``)
 
 Every conv block is conv (no bias) + BatchNorm + ReLU (mmcv's ``ConvModule``: keys ``conv``, ``bn``).
 Upsampling is bilinear with align_corners=False, as in the ADE20K configs.
@@ -43,10 +43,23 @@ class ConvModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if foldable(self.bn) and x.shape[-2] * x.shape[-1] > self.conv.weight[0].numel():
-            sources = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
-            weight, bias = self._folded.get("conv", sources, lambda: fold_batch_norm(self.conv.weight, None, self.bn))
+            (weight,), bias = self.folded_weights()
             return torch.relu_(F.conv2d(x, weight, bias, padding=self.conv.padding))
         return self.norm_activate(self.conv(x))
+
+    def folded_weights(self, split: Sequence[int] | None = None) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """At inference (``foldable(self.bn)``): the convolution's weight with the BatchNorm folded in,
+        channels-last (the layout of the maps at inference: oneDNN reorders nothing per call), as one tensor or
+        in pieces of ``split`` input channels (each contiguous); and the bias. Kept while the weights and
+        statistics are unchanged."""
+
+        def fold() -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+            weight, bias = fold_batch_norm(self.conv.weight, None, self.bn)
+            pieces = weight.split(list(split), dim=1) if split else (weight,)
+            return tuple(w.contiguous(memory_format=torch.channels_last) for w in pieces), bias
+
+        sources = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
+        return self._folded.get(f"split {tuple(split) if split else None}", sources, fold)
 
     def norm_activate(self, x: torch.Tensor) -> torch.Tensor:
         """ReLU(BN(x)), for a convolution's output."""
@@ -97,29 +110,30 @@ class UPerHead(nn.Module):
             laterals[i - 1] = laterals[i - 1] + resize(laterals[i], laterals[i - 1].shape[2:])
         # 3x3 convs on all levels but the PPM one, then everything upsampled to stride 4, concatenated, 3x3 conv
         outs = [conv(laterals[i]) for i, conv in enumerate(self.fpn_convs)] + [laterals[-1]]
-        x = self.fpn_bottleneck.norm_activate(self.fpn_bottleneck_conv(outs))
-        return self.conv_seg(self.dropout(x))
+        return self.conv_seg(self.dropout(self.fpn_bottleneck_block(outs)))
 
-    def fpn_bottleneck_conv(self, outs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``fpn_bottleneck.conv(cat([outs[0], up(outs[1]), up(outs[2]), up(outs[3])]))``, before its BN.
+    def fpn_bottleneck_block(self, outs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``fpn_bottleneck(cat([outs[0], up(outs[1]), up(outs[2]), up(outs[3])]))``: conv, BN, ReLU.
 
         When every level is an integer fraction of stride 4 (inputs that are multiples of 32), the convolution
         is split by input level and the upsampled levels' channel mixing runs on their coarse grids
         (:mod:`swinseg.models.upsampled_conv`): 309 -> about 110 GFLOPs for Swin-T at 512x512, same result up to
-        float rounding. Other sizes take the direct route, and so does tracing (ONNX export), whose graph must
-        serve every size.
+        float rounding; at inference with the BatchNorm folded into the level kernels, kept channels-last
+        (:meth:`ConvModule.folded_weights`). Other sizes take the direct route, and so does tracing (ONNX
+        export), whose graph must serve every size.
         """
         size = tuple(outs[0].shape[2:])
-        conv = self.fpn_bottleneck.conv
+        block = self.fpn_bottleneck
         if torch.jit.is_tracing() or any(integer_factors(tuple(o.shape[2:]), size) is None for o in outs[1:]):
-            return conv(torch.cat([outs[0]] + [resize(o, size) for o in outs[1:]], dim=1))
-        weights = conv.weight.split([o.shape[1] for o in outs], dim=1)  # (channels, level channels, 3, 3) each
+            return block(torch.cat([outs[0]] + [resize(o, size) for o in outs[1:]], dim=1))
+        channels = [o.shape[1] for o in outs]
+        folded = foldable(block.bn)
+        # (channels, level channels, 3, 3) each
+        weights, bias = block.folded_weights(channels) if folded else (block.conv.weight.split(channels, dim=1), None)
         # channels-last (as at inference already): in training oneDNN's backward then reorders nothing to its
         # blocked layout (this convolution alone at batch 2, 512x512 on the Xeon: 283 -> 209 MB peak for forward +
         # backward; the whole step about 40 MB less); what follows keeps the layout
-        x = F.conv2d(outs[0].contiguous(memory_format=torch.channels_last), weights[0], padding=1)
+        x = F.conv2d(outs[0].contiguous(memory_format=torch.channels_last), weights[0], bias, padding=1)
         for level, weight in zip(outs[1:], weights[1:]):
             add_upsampled_conv3x3_(x, level, weight)
-        return x
-
-
+        return torch.relu_(x) if folded else block.norm_activate(x)

@@ -16,6 +16,7 @@ from swinseg.models.ops.upsampled_conv import (
     integer_factors,
     phase_coefficients,
 )
+from tests.conftest import randomize_
 
 
 def upsample_then_conv(x: torch.Tensor, weight: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -34,6 +35,17 @@ def test_equals_upsample_then_conv_in_float64(h, w, sy, sx):
     out = add_upsampled_conv3x3_(start.clone(), x, weight)
     expected = start + upsample_then_conv(x, weight, (h * sy, w * sx))
     assert (out - expected).abs().max().item() < 1e-12
+
+
+def test_channels_last_maps_as_at_inference():
+    """Inference feeds channels-last maps (the phases are made pixel-major): the same values."""
+    torch.manual_seed(1)
+    x = torch.randn(1, 6, 5, 4, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(7, 6, 3, 3, dtype=torch.float64)
+    start = torch.randn(1, 7, 20, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    out = add_upsampled_conv3x3_(start.clone(), x, weight)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert (out - start - upsample_then_conv(x, weight, (20, 8))).abs().max().item() < 1e-12
 
 
 @pytest.mark.parametrize("tap_bytes", [None, 1])  # all output channels at once; one at a time
@@ -93,14 +105,17 @@ def test_integer_factors():
 
 @pytest.mark.parametrize("batch", [1, 2])
 def test_uper_head_bottleneck_equals_concatenation(batch):
-    """The head's split route and the concatenate-then-convolve route give the same logits."""
+    """The head's split route (its BatchNorm folded into the level kernels) and the concatenate-then-convolve
+    route give the same output."""
     torch.manual_seed(0)
-    head = UPerHead([8, 16, 32, 64], num_classes=5, channels=16).eval()
+    head = randomize_(UPerHead([8, 16, 32, 64], num_classes=5, channels=16)).eval()
     features = [torch.randn(batch, c, 32 // 2**i, 48 // 2**i) for i, c in enumerate([8, 16, 32, 64])]
     outs = [torch.randn(batch, 16, 32 // 2**i, 48 // 2**i) for i in range(4)]
     with torch.no_grad():
-        split = head.fpn_bottleneck_conv(outs)
-        concatenated = head.fpn_bottleneck.conv(torch.cat([outs[0]] + [resize(o, (32, 48)) for o in outs[1:]], 1))
+        split = head.fpn_bottleneck_block(outs)
+        block = head.fpn_bottleneck
+        upsampled = torch.cat([outs[0]] + [resize(o, (32, 48)) for o in outs[1:]], 1)
+        concatenated = block.norm_activate(block.conv(upsampled))
         assert split.shape == (batch, 16, 32, 48)
         assert (split - concatenated).abs().max().item() < 1e-5
         assert head(features).shape == (batch, 5, 32, 48)
