@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
 from swinseg.cli.common import HelpFormatter, refuse_existing
 from swinseg.cli.scoring import add_statistics_options
-from swinseg.core.processes import init_distributed
+from swinseg.core.processes import DistInfo, distributed
 from swinseg.core.stopping import StopSignals
 from swinseg.data.config import SPLITS
 from swinseg.evaluation.evaluate import evaluate_images
@@ -20,7 +22,11 @@ from swinseg.training.config import load_with_recipe, recipe_validation_set
 
 def run(args: argparse.Namespace) -> int:
     refuse_existing(args.out, args.save_stats, overwrite=args.overwrite)
-    info, device = init_distributed(args.device)
+    with distributed(args.device) as (info, device):  # under torchrun: joined here, left at the end
+        return _evaluate(args, info, device)
+
+
+def _evaluate(args: argparse.Namespace, info: DistInfo, device: torch.device) -> int:
     loaded = load_with_recipe(args.checkpoint, args.config, str(device))
     layout = args.dataset or loaded.data.dataset
     if layout == "folder":

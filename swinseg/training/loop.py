@@ -44,7 +44,7 @@ from swinseg.checkpoints.training_state import (
     save_training_state,
 )
 from swinseg.core.atomic_write import atomic_write
-from swinseg.core.processes import DistInfo, cpu_has_native_bf16, init_distributed
+from swinseg.core.processes import DistInfo, cpu_has_native_bf16, distributed
 from swinseg.core.progress import Progress
 from swinseg.core.progress import progress as progress_bar
 from swinseg.core.stopping import Stopped, StopSignals, ignore_signals, signal_number
@@ -139,9 +139,8 @@ class _Step:
     finite: bool
 
 
-def _set_up(cfg: TrainConfig, progress: bool) -> _Run:
+def _set_up(cfg: TrainConfig, info: DistInfo, device: torch.device, progress: bool) -> _Run:
     """Model, optimizer, schedule (same initial weights on every process), data and loss."""
-    info, device = init_distributed(cfg.device)
     per_step = info.world_size * cfg.accum_steps
     if cfg.data.batch_size % per_step:
         raise ValueError(f"batch_size {cfg.data.batch_size} is not divisible by world_size x accum_steps = {per_step}")
@@ -350,9 +349,14 @@ def train(cfg: TrainConfig, progress: bool = True, resume_from: str | Path | Non
     The run resumes from ``work_dir/last.pt`` when it exists, or from ``resume_from`` (a ``last.pt`` written by
     the same config) when given; either way the config must be the one the checkpoint was written with. One of
     ``cfg.stop_signals`` (on any rank) stops every rank after the same step, with ``last.pt`` saved there:
-    :class:`TrainingStopped`.
+    :class:`TrainingStopped`. Under ``torchrun`` the process group is joined here and left at the end.
     """
-    run = _set_up(cfg, progress)
+    with distributed(cfg.device) as (info, device):
+        return _train(_set_up(cfg, info, device, progress), resume_from, progress)
+
+
+def _train(run: _Run, resume_from: str | Path | None, progress: bool) -> TrainResult:
+    cfg = run.cfg
     position = _resume(run, resume_from)
     work_dir = Path(cfg.work_dir)
     if run.info.is_main:  # (again on resume: same config, and resume_from may point outside work_dir)

@@ -303,7 +303,7 @@ def test_torchrun_two_processes_write_what_one_process_writes(workspace, first_r
     single = first_run[0]
     double = workspace / "out_double"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29547"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     command = [*launcher, "-m", "swinseg", "predict", str(workspace / "model.safetensors"), *_inputs(workspace),
                "--out", str(double), "--workers", "1", *FLAGS]  # fmt: skip
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -125,7 +125,8 @@ def test_torchrun_two_processes_match_one_process(blocks_dataset, tmp_path):
     double = TrainConfig.from_dict({**single.to_dict(), "work_dir": str(tmp_path / "double")})
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, *_run_script(single, tmp_path)], check=True, env=env)
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533"]
+    # --standalone: a rendezvous on a free local port (a fixed port can still be held by an earlier run)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     subprocess.run([*launcher, *_run_script(double, tmp_path)], check=True, env=env)
     a = load_training_state(tmp_path / "single/last.pt")
     b = load_training_state(tmp_path / "double/last.pt")

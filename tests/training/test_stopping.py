@@ -104,7 +104,7 @@ def test_a_second_signal_exits_at_once_without_writing(blocks_dataset, tmp_path)
 
 def test_torchrun_a_signal_on_one_rank_stops_both_at_the_same_iteration(blocks_dataset, tmp_path):
     config = _config_file(blocks_dataset, tmp_path)
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     straight = _train(config, tmp_path / "straight", launcher)
     assert straight.wait() == 0, straight.communicate()
 
