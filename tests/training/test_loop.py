@@ -124,10 +124,11 @@ def test_torchrun_two_processes_match_one_process(blocks_dataset, tmp_path):
     single.model.encoder = single.model.encoder.__class__(**{**single.model.encoder.to_dict(), "drop_path_rate": 0.0})
     double = TrainConfig.from_dict({**single.to_dict(), "work_dir": str(tmp_path / "double")})
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, *_run_script(single, tmp_path)], check=True, env=env)
     # --standalone: a rendezvous on a free local port (a fixed port can still be held by an earlier run)
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    subprocess.run([*launcher, *_run_script(double, tmp_path)], check=True, env=env)
+    for command in ([sys.executable, *_run_script(single, tmp_path)], [*launcher, *_run_script(double, tmp_path)]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"exit status {done.returncode}:\n{done.stderr[-4000:]}"  # why, in CI's log
     a = load_training_state(tmp_path / "single/last.pt")
     b = load_training_state(tmp_path / "double/last.pt")
     assert len(b["rng"]) == 2
