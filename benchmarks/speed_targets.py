@@ -52,11 +52,13 @@ from typing import Callable, Iterator
 
 import psutil
 
-# As the ``swinseg`` command runs (swinseg/cli/__init__.py): PyTorch's CPU allocator asks for transparent huge
-# pages for large tensors. It reads this when torch is imported, so before the import below; the worker processes
-# inherit it, and the peers share the processes, so every contender gets the same pages. THP_MEM_ALLOC_ENABLE=0
-# measures without them; the host record says which.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+from swinseg.core.memory import HUGE_PAGES_ENV
+
+# As the ``swinseg`` command runs: PyTorch's CPU allocator asks for transparent huge pages for large tensors
+# (swinseg/core/memory.py). It reads this when torch is imported, so before the import below; the worker
+# processes inherit it, and the peers share the processes, so every contender gets the same pages.
+# THP_MEM_ALLOC_ENABLE=0 measures without them; the host record says which.
+os.environ.setdefault(HUGE_PAGES_ENV, "1")
 
 import torch
 from PIL import Image

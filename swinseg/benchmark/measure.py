@@ -46,6 +46,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from swinseg.core.memory import HUGE_PAGES_ENV
 from swinseg.core.processes import cpu_flags
 
 __all__ = [
@@ -117,7 +118,7 @@ def huge_pages() -> dict:
         kernel = text[text.index("[") + 1 : text.index("]")]
     except (OSError, ValueError):
         kernel = None
-    return {"THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE"), "kernel": kernel}
+    return {HUGE_PAGES_ENV: os.environ.get(HUGE_PAGES_ENV), "kernel": kernel}
 
 
 def host_info(device: str | torch.device) -> dict:

@@ -14,6 +14,7 @@ import traceback
 import warnings
 
 from swinseg.core.errors import NoticeWarning, first_line
+from swinseg.core.memory import HUGE_PAGES_ENV
 from swinseg.core.stopping import Stopped
 
 __all__ = ["build_parser", "main"]
@@ -71,17 +72,8 @@ def _one_line_notices(command: str):  # noqa: ANN202
     return show
 
 
-# PyTorch's CPU allocator asks the kernel for transparent huge pages (2 MB instead of 4 KB) for large tensors
-# when this is set before torch is imported. A forward pass allocates its activations afresh each time, and the
-# kernel maps and zero-fills each page at its first touch: with huge pages that costs far less (2-vCPU Xeon,
-# Swin-T at 512x512: the U-Net 0.40 -> 0.33 s, the UPerNet 1.17 -> 1.08 s; the 150-class logits' convolution
-# alone 64 -> 42 ms). Peak memory is unchanged. Set it to 0 to turn it off; it does nothing where the kernel's
-# transparent huge pages are "never" (/sys/kernel/mm/transparent_hugepage/enabled), nor once torch is imported.
-HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"
-
-
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault(HUGE_PAGES_ENV, "1")  # before the subcommands import torch
+    os.environ.setdefault(HUGE_PAGES_ENV, "1")  # huge pages (core.memory), before the subcommands import torch
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():

@@ -25,7 +25,7 @@ from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder, UnetD
 from torch import nn
 
 from swinseg.models.ops.derived_weights import DerivedWeights
-from swinseg.models.ops.folded_batch_norm import fold_batch_norm, foldable
+from swinseg.models.ops.folded_batch_norm import fold_batch_norm, fold_sources, foldable
 from swinseg.models.ops.nearest_conv import add_nearest2x_conv3x3_, nearest2x_conv3x3, phase_kernels
 
 __all__ = ["UnetHead"]
@@ -81,7 +81,9 @@ class UnetHead(nn.Module):
         conv, norm = block[0], block[1]
         if not foldable(norm):
             return conv.weight, conv.bias, False
-        weight, bias = self._derived.get(name, _tensors(block), lambda: fold_batch_norm(conv.weight, conv.bias, norm))
+        weight, bias = self._derived.get(
+            name, fold_sources(conv, norm), lambda: fold_batch_norm(conv.weight, conv.bias, norm)
+        )
         return weight, bias, True
 
     def _run_block(self, i: int, block: UnetDecoderBlock, x: torch.Tensor, size: tuple[int, int],
@@ -95,7 +97,7 @@ class UnetHead(nn.Module):
         c = x.shape[1]  # conv1's input is cat([up(x), skip]): its first c input channels read up(x)
         weight, bias, folded = self._conv_weights(f"{i}.conv1", block.conv1)
         kernels = self._derived.get(  # of the weight as used, folded or not
-            f"{i}.conv1.phases.{'folded' if folded else 'plain'}", _tensors(block.conv1),
+            f"{i}.conv1.phases.{'folded' if folded else 'plain'}", fold_sources(block.conv1[0], block.conv1[1]),
             lambda: phase_kernels(weight[:, :c]).contiguous(memory_format=torch.channels_last),
         )  # fmt: skip
         if skip is None:
@@ -107,8 +109,3 @@ class UnetHead(nn.Module):
         y = torch.relu_(F.conv2d(y, weight, bias, padding=1)) if folded else block.conv2(y)
         return block.attention2(y)
 
-
-def _tensors(block: nn.Sequential) -> tuple[torch.Tensor | None, ...]:
-    """The tensors a (conv, norm, activation) block's folded weights come from."""
-    conv, norm = block[0], block[1]
-    return conv.weight, conv.bias, *norm.parameters(), *norm.buffers()

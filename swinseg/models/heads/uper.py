@@ -21,7 +21,7 @@ from torch import nn
 
 from swinseg.models.ops.batch_norm_relu import batch_norm_relu
 from swinseg.models.ops.derived_weights import DerivedWeights
-from swinseg.models.ops.folded_batch_norm import fold_batch_norm, foldable
+from swinseg.models.ops.folded_batch_norm import fold_batch_norm, fold_sources, foldable
 from swinseg.models.ops.resize import resize
 from swinseg.models.ops.upsampled_conv import add_upsampled_conv3x3_, integer_factors
 
@@ -58,8 +58,7 @@ class ConvModule(nn.Module):
             pieces = weight.split(list(split), dim=1) if split else (weight,)
             return tuple(w.contiguous(memory_format=torch.channels_last) for w in pieces), bias
 
-        sources = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
-        return self._folded.get(f"split {tuple(split) if split else None}", sources, fold)
+        return self._folded.get(f"split {tuple(split) if split else None}", fold_sources(self.conv, self.bn), fold)
 
     def norm_activate(self, x: torch.Tensor) -> torch.Tensor:
         """ReLU(BN(x)), for a convolution's output."""

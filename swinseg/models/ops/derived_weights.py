@@ -40,9 +40,6 @@ class DerivedWeights:
             self._entries[name] = kept
         return kept[1]  # type: ignore[return-value]
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     def __reduce__(self) -> tuple:
         return DerivedWeights, ()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["fold_batch_norm", "foldable"]
+__all__ = ["fold_batch_norm", "fold_sources", "foldable"]
 
 
 def foldable(norm: nn.Module) -> bool:
@@ -37,3 +37,9 @@ def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor | None,
     if norm.bias is not None:
         shift = shift + norm.bias
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), shift
+
+
+def fold_sources(conv: nn.Conv2d, norm: nn.Module) -> tuple[torch.Tensor | None, ...]:
+    """The tensors a folded ``conv`` + ``norm`` comes from: what a kept fold is checked against
+    (:class:`~swinseg.models.ops.derived_weights.DerivedWeights`)."""
+    return conv.weight, conv.bias, *norm.parameters(), *norm.buffers()
