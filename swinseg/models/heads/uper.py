@@ -23,7 +23,12 @@ from swinseg.models.ops.batch_norm_relu import batch_norm_relu
 from swinseg.models.ops.derived_weights import DerivedWeights
 from swinseg.models.ops.folded_batch_norm import fold_batch_norm, fold_sources, foldable
 from swinseg.models.ops.resize import resize
-from swinseg.models.ops.upsampled_conv import add_upsampled_conv3x3_, integer_factors
+from swinseg.models.ops.upsampled_conv import (
+    add_resized_conv3x3_,
+    add_upsampled_conv3x3_,
+    integer_factors,
+    resized_conv3x3_kernels,
+)
 
 __all__ = ["ConvModule", "UPerHead"]
 
@@ -43,22 +48,20 @@ class ConvModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if foldable(self.bn) and x.shape[-2] * x.shape[-1] > self.conv.weight[0].numel():
-            (weight,), bias = self.folded_weights()
+            weight, bias = self.folded_weights()
             return torch.relu_(F.conv2d(x, weight, bias, padding=self.conv.padding))
         return self.norm_activate(self.conv(x))
 
-    def folded_weights(self, split: Sequence[int] | None = None) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    def folded_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """At inference (``foldable(self.bn)``): the convolution's weight with the BatchNorm folded in,
-        channels-last (the layout of the maps at inference: oneDNN reorders nothing per call), as one tensor or
-        in pieces of ``split`` input channels (each contiguous); and the bias. Kept while the weights and
-        statistics are unchanged."""
+        channels-last (the layout of the maps at inference: oneDNN reorders nothing per call), and the bias.
+        Kept while the weights and statistics are unchanged."""
 
-        def fold() -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        def fold() -> tuple[torch.Tensor, torch.Tensor]:
             weight, bias = fold_batch_norm(self.conv.weight, None, self.bn)
-            pieces = weight.split(list(split), dim=1) if split else (weight,)
-            return tuple(w.contiguous(memory_format=torch.channels_last) for w in pieces), bias
+            return weight.contiguous(memory_format=torch.channels_last), bias
 
-        return self._folded.get(f"split {tuple(split) if split else None}", fold_sources(self.conv, self.bn), fold)
+        return self._folded.get("folded", fold_sources(self.conv, self.bn), fold)
 
     def norm_activate(self, x: torch.Tensor) -> torch.Tensor:
         """ReLU(BN(x)), for a convolution's output."""
@@ -90,6 +93,7 @@ class UPerHead(nn.Module):
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
         nn.init.normal_(self.conv_seg.weight, std=0.01)
         nn.init.zeros_(self.conv_seg.bias)
+        self._bottleneck_kernels_kept = DerivedWeights()
 
     def psp_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pyramid pooling on the last stage: (B, C4, h, w) -> (B, channels, h, w)."""
@@ -114,25 +118,54 @@ class UPerHead(nn.Module):
     def fpn_bottleneck_block(self, outs: Sequence[torch.Tensor]) -> torch.Tensor:
         """``fpn_bottleneck(cat([outs[0], up(outs[1]), up(outs[2]), up(outs[3])]))``: conv, BN, ReLU.
 
-        When every level is an integer fraction of stride 4 (inputs that are multiples of 32), the convolution
-        is split by input level and the upsampled levels' channel mixing runs on their coarse grids
-        (:mod:`swinseg.models.upsampled_conv`): 309 -> about 110 GFLOPs for Swin-T at 512x512, same result up to
-        float rounding; at inference with the BatchNorm folded into the level kernels, kept channels-last
-        (:meth:`ConvModule.folded_weights`). Other sizes take the direct route, and so does tracing (ONNX
-        export), whose graph must serve every size.
+        The convolution is split by input level and the upsampled levels' channel mixing runs on their coarse
+        grids (:mod:`swinseg.models.ops.upsampled_conv`): 309 -> about 110 GFLOPs for Swin-T at 512x512, the same
+        result up to float rounding. Without autograd this works at any size (:func:`add_resized_conv3x3_`, the
+        BatchNorm folded into the kernels where it can be: :meth:`_bottleneck_kernels`); with autograd, where every
+        level is an integer fraction of stride 4 (inputs that are multiples of 32: :func:`add_upsampled_conv3x3_`).
+        Other sizes in training take the direct route, and so does tracing (ONNX export), whose graph must serve
+        every size.
         """
         size = tuple(outs[0].shape[2:])
         block = self.fpn_bottleneck
-        if torch.jit.is_tracing() or any(integer_factors(tuple(o.shape[2:]), size) is None for o in outs[1:]):
-            return block(torch.cat([outs[0]] + [resize(o, size) for o in outs[1:]], dim=1))
         channels = [o.shape[1] for o in outs]
-        folded = foldable(block.bn)
-        # (channels, level channels, 3, 3) each
-        weights, bias = block.folded_weights(channels) if folded else (block.conv.weight.split(channels, dim=1), None)
+        autograd = torch.is_grad_enabled() and (block.conv.weight.requires_grad or any(o.requires_grad for o in outs))
+        direct = torch.jit.is_tracing() or (
+            autograd and any(integer_factors(tuple(o.shape[2:]), size) is None for o in outs[1:])
+        )
+        if direct:
+            return block(torch.cat([outs[0]] + [resize(o, size) for o in outs[1:]], dim=1))
         # channels-last (as at inference already): in training oneDNN's backward then reorders nothing to its
         # blocked layout (this convolution alone at batch 2, 512x512 on the Xeon: 283 -> 209 MB peak for forward +
         # backward; the whole step about 40 MB less); what follows keeps the layout
-        x = F.conv2d(outs[0].contiguous(memory_format=torch.channels_last), weights[0], bias, padding=1)
-        for level, weight in zip(outs[1:], weights[1:]):
-            add_upsampled_conv3x3_(x, level, weight)
-        return torch.relu_(x) if folded else block.norm_activate(x)
+        first = outs[0].contiguous(memory_format=torch.channels_last)
+        if autograd:
+            weights = block.conv.weight.split(channels, dim=1)
+            x = F.conv2d(first, weights[0], padding=1)
+            for level, weight in zip(outs[1:], weights[1:]):
+                add_upsampled_conv3x3_(x, level, weight)
+            return block.norm_activate(x)
+        weight, kernels, bias = self._bottleneck_kernels(channels)
+        x = F.conv2d(first, weight, bias, padding=1)
+        for level, level_kernels in zip(outs[1:], kernels):
+            add_resized_conv3x3_(x, level, level_kernels)
+        return block.norm_activate(x) if bias is None else torch.relu_(x)
+
+    def _bottleneck_kernels(
+        self, channels: Sequence[int]
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+        """Without autograd: the bottleneck's kernel for the stride-4 level (channels-last) and the upsampled
+        levels' in :func:`resized_conv3x3_kernels`' layout, with the BatchNorm folded in and its bias where it
+        folds (``foldable``; else the bias is None); kept from pass to pass while the weights and statistics
+        are unchanged."""
+        block = self.fpn_bottleneck
+        folded = foldable(block.bn)
+
+        def make() -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+            weight, bias = fold_batch_norm(block.conv.weight, None, block.bn) if folded else (block.conv.weight, None)
+            first, *levels = weight.split(list(channels), dim=1)
+            levels = [resized_conv3x3_kernels(w) for w in levels]
+            return first.contiguous(memory_format=torch.channels_last), levels, bias
+
+        key = f"channels {tuple(channels)}, folded {folded}"
+        return self._bottleneck_kernels_kept.get(key, fold_sources(block.conv, block.bn), make)

@@ -1,23 +1,33 @@
 """A 3x3 convolution of a bilinearly upsampled map, with the channel mixing done on the coarse grid.
 
-UPerNet's ``fpn_bottleneck`` convolves the concatenation of four maps, three of them bilinearly upsampled by 2, 4
-and 8 to stride 4. Convolution is linear, so the concatenation splits into one convolution per map. Upsampling
-acts on each channel alone and a 3x3 convolution is nine 1x1 channel mixings at nine offsets, so mixing the
-channels commutes with upsampling:
+UPerNet's ``fpn_bottleneck`` convolves the concatenation of four maps, three of them bilinearly upsampled to
+stride 4. Convolution is linear, so the concatenation splits into one convolution per map. Upsampling acts on
+each channel alone and a 3x3 convolution is nine 1x1 channel mixings at nine offsets, so mixing the channels
+commutes with upsampling:
 
     conv3x3(up(f), W) = sum over taps (ky, kx) of shift_(ky-1, kx-1)( up( W[:, :, ky, kx] @ f ) )
 
 The channel mixing (all the multiply-adds that matter: 9 * O * C per pixel) then runs on the coarse grid, s^2
-times fewer pixels. What is left at the fine resolution works on each output channel alone: for an integer
-factor s the upsampling is periodic, fine row ``Y = s*i + a`` (phase a) reading coarse rows ``i - 1 .. i + 1``
-with weights that depend on a only (:func:`phase_coefficients`), so "upsample the 9 tap maps, shift and add"
-is one small convolution from 9 tap channels to s*s phase channels on the coarse grid, then a pixel shuffle.
-For UPerNet Swin-T at 512x512 this takes the bottleneck from 309 to about 110 GFLOPs, with the same result up
-to float rounding.
+times fewer pixels; what is left at the fine resolution works on each output channel alone. Two routes:
 
-Borders: bilinear resizing clamps at the edges, which equals replicate-padding the coarse maps by one pixel;
-the convolution zero-pads the fine map. The coarse formula therefore sees the fine map's own edge rows and
-columns on the ring around it where the convolution sees zeros; :func:`_border_ring` is what to take out.
+- **Any sizes, at inference** (:func:`add_resized_conv3x3_`): a bilinear resize is a matrix along each axis
+  (:func:`~swinseg.models.ops.resize.interpolation_matrix`, two non-zeros a row), and so is a shift with zero
+  padding (rows moved by one, zeros entering). The tap maps are resized and shifted by two matrix products, one
+  along y with the three row taps stacked, one along x with the three column taps stacked, written into the
+  channels-last output. Exact at the borders (the shifted matrices carry the convolution's zero padding). This
+  is what makes images that are not multiples of 32 fast: ADE20K's 4:3 photos reach the network at 512x683,
+  where the stride-8 level (64x86) is not a 2x fraction of stride 4 (128x171).
+- **Integer factors, with autograd** (:func:`add_upsampled_conv3x3_`, training): for an integer factor s the
+  upsampling is periodic, fine row ``Y = s*i + a`` (phase a) reading coarse rows ``i - 1 .. i + 1`` with
+  weights that depend on a only (:func:`phase_coefficients`), so "upsample the 9 tap maps, shift and add" is
+  one small convolution from 9 tap channels to s*s phase channels on the coarse grid, then a pixel shuffle,
+  sliced by output channels so that the tap maps and their gradient never exist whole. Borders: bilinear
+  resizing clamps at the edges, which equals replicate-padding the coarse maps by one pixel; the convolution
+  zero-pads the fine map. The coarse formula therefore sees the fine map's own edge rows and columns on the ring
+  around it where the convolution sees zeros; :func:`_border_ring` is what to take out.
+
+For UPerNet Swin-T at 512x512 either takes the bottleneck from 309 to about 110 GFLOPs, with the same result up
+to float rounding.
 """
 
 from __future__ import annotations
@@ -28,7 +38,15 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-__all__ = ["add_upsampled_conv3x3_", "integer_factors", "phase_coefficients"]
+from swinseg.models.ops.resize import interpolation_matrix
+
+__all__ = [
+    "add_resized_conv3x3_",
+    "add_upsampled_conv3x3_",
+    "integer_factors",
+    "phase_coefficients",
+    "resized_conv3x3_kernels",
+]
 
 
 def integer_factors(coarse: tuple[int, int], fine: tuple[int, int]) -> tuple[int, int] | None:
@@ -88,7 +106,7 @@ _TAP_BYTES = 16 << 20
 class _Phases(torch.autograd.Function):
     """The phase maps of one coarse level in training: its nine tap maps (the channel mixing, ``W[:, :, ky, kx] @
     x`` on the padded coarse grid) convolved with the constant tap-to-phase kernel, slice of output channels by
-    slice (inference makes them whole, pixel-major: :func:`_pixel_major_phases`).
+    slice.
 
     Made whole, the tap maps and their gradient are the largest tensors of the computation (160 MB each for the
     stride-8 level of a UPerNet Swin-T training step at batch 2, 512x512, where they set the step's peak memory);
@@ -136,33 +154,6 @@ class _Phases(torch.autograd.Function):
         grad_padded = None if grad_x is None else grad_x.view(B, C, hp, wp)
         grad_weight = None if grad_weight is None else grad_weight.permute(0, 3, 1, 2)  # (O, C, 3, 3)
         return grad_padded, grad_weight, None
-
-
-@lru_cache(maxsize=16)
-def _grouped_phase_kernel(sy: int, sx: int, groups: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(groups * sy * sx, 9, 3, 3) channels-last: the tap-to-phase kernel once per group (output channel)."""
-    kernel = _tap_to_phase_kernel(sy, sx, torch.empty(0, dtype=dtype, device=device))
-    return kernel.repeat(groups, 1, 1, 1).contiguous(memory_format=torch.channels_last)
-
-
-def _pixel_major_phases(padded: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """The phase maps of :class:`_Phases` at inference, made whole with the tap maps pixel-major: (B, O, phases,
-    h, w), a view of memory laid out (B, h, w, O, phases). ``kernel`` is :func:`_grouped_phase_kernel`.
-
-    The tap maps come out of one product as a channels-last map of O * 9 channels, which a convolution with O
-    groups (9 taps -> the phases of one output channel) reads as it is; the phases then lie output channel
-    innermost, as in the channels-last map they are added to. Output-channel-major tap maps, the training
-    layout, need a transposing copy for oneDNN and leave a transposing addition: UPerNet Swin-T at 512x512
-    spends ~18 ms less this way on the 2-vCPU Xeon (the three levels, measured alone).
-    """
-    B, C, hp, wp = padded.shape
-    O, phases = weight.shape[0], kernel.shape[0] // weight.shape[0]
-    # (B, hp, wp, C) @ (C, O * 9) -> (B, hp, wp, O * 9), column o * 9 + ky * 3 + kx
-    taps = torch.matmul(padded.permute(0, 2, 3, 1), _taps_major(weight).T)
-    # (B, O * 9, hp, wp) channels-last -> (B, O * phases, h, w) channels-last
-    grouped = F.conv2d(taps.permute(0, 3, 1, 2), kernel, groups=O)
-    # (B, h, w, O * phases) memory -> (B, O, phases, h, w) view
-    return grouped.permute(0, 2, 3, 1).view(B, hp - 2, wp - 2, O, phases).permute(0, 3, 4, 1, 2)
 
 
 def _channel_slices(channels: int, bytes_per_channel: int) -> list[slice]:
@@ -239,11 +230,73 @@ def add_upsampled_conv3x3_(out: torch.Tensor, x: torch.Tensor, weight: torch.Ten
                          f"{tuple(weight.shape)} and {tuple(out.shape[2:])}")
     sy, sx = factors
     # the channel mixing of all nine taps and the phase convolution, on the replicate-padded coarse map (bilinear
-    # clamps at edges); in training slice of output channels by slice
+    # clamps at edges), slice of output channels by slice
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-        phases = _Phases.apply(padded, weight, _tap_to_phase_kernel(sy, sx, x))  # (B, O, sy * sx, h, w)
-    else:
-        phases = _pixel_major_phases(padded, weight, _grouped_phase_kernel(sy, sx, O, x.dtype, x.device))
+    phases = _Phases.apply(padded, weight, _tap_to_phase_kernel(sy, sx, x))  # (B, O, sy * sx, h, w)
     ring = _border_ring(x, weight, *out.shape[2:])
     return _AddPhasesAndRing.apply(out, phases.view(B, O, sy, sx, h, w), *ring)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Any sizes, at inference: resizing and shifting as matrix products
+# ----------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _shifted_resize(src: int, dst: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(3, dst, src): ``[k, Y]`` holds the weights with which position ``Y + k - 1`` of the bilinear resize from
+    ``src`` to ``dst`` positions reads the source; all zero where ``Y + k - 1`` is outside (the zero padding of
+    the 3x3 convolution's tap k)."""
+    # (dst + 2, src): the resize's rows with a zero row at each end
+    weights = F.pad(interpolation_matrix(src, dst, dtype, device), (0, 0, 1, 1))
+    return torch.stack([weights[k : k + dst] for k in range(3)])
+
+
+def resized_conv3x3_kernels(weight: torch.Tensor) -> torch.Tensor:
+    """(O, C, 3, 3) -> (3, C, 3 * O), the layout :func:`add_resized_conv3x3_` mixes channels with: ``[ky, c,
+    kx * O + o] = weight[o, c, ky, kx]`` (a copy: derive it once per weight)."""
+    O, C = weight.shape[:2]
+    return weight.permute(2, 1, 3, 0).reshape(3, C, 3 * O)
+
+
+def add_resized_conv3x3_(out: torch.Tensor, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """``out += F.conv2d(F.interpolate(x, out.shape[2:], mode="bilinear", align_corners=False), weight,
+    padding=1)`` for any sizes, with the channel mixing on the coarse grid; no autograd (inference).
+
+    Args:
+        out: (B, O, H, W), updated in place and returned; channels-last (the layout written to; another is
+            computed in a channels-last copy and copied back).
+        x: (B, C, h, w) coarse map, channels-last preferably (its pixels are then rows of a matrix as they lie).
+        kernels: (3, C, 3 * O) from :func:`resized_conv3x3_kernels`.
+
+    One image at a time, so that the tap maps held are one image's: (3, h, w, 3, O) and (H, w, 3, O).
+    """
+    B, C, h, w = x.shape
+    H, W = out.shape[2:]
+    O = kernels.shape[2] // 3
+    if kernels.shape != (3, C, 3 * O) or out.shape[:2] != (B, O):
+        raise ValueError(f"need (3, {C}, 3 * O) kernels and a (B={B}, O, H, W) output, got {tuple(kernels.shape)} "
+                         f"and {tuple(out.shape)}")  # fmt: skip
+    channels_last = out.is_contiguous(memory_format=torch.channels_last)
+    target = out if channels_last else out.contiguous(memory_format=torch.channels_last)
+    # everything in the output's dtype: in-place and out= products are not cast by autocast
+    dtype = out.dtype
+    x, kernels = x.to(dtype), kernels.to(dtype)
+    rows = _shifted_resize(h, H, dtype, x.device)  # (3 ky, H, h)
+    rows = rows.permute(1, 0, 2).reshape(H, 3 * h)  # [Y, ky * h + y]
+    cols = _shifted_resize(w, W, dtype, x.device)  # (3 kx, W, w)
+    cols = cols.permute(1, 2, 0).reshape(W, w * 3)  # [X, x * 3 + kx]
+    for image, result in zip(x, target):
+        pixels = image.permute(1, 2, 0).reshape(h * w, C)  # (h * w, C), a view of a channels-last map
+        # channel mixing, tap row by tap row: taps[ky] = (h * w, C) @ (C, 3 * O), laid out (3 ky, h, w, 3 kx, O)
+        taps = x.new_empty(3, h, w * 3 * O)
+        for ky in range(3):
+            torch.mm(pixels, kernels[ky], out=taps[ky].view(h * w, 3 * O))
+        # along y, the three tap rows summed: (H, 3h) @ (3h, w * 3 * O) -> (H, w, 3 kx, O)
+        along_y = torch.mm(rows, taps.view(3 * h, w * 3 * O))
+        # along x, the three tap columns summed, per output row: (W, 3w) @ (3w, O) -> (H, W, O), the
+        # channels-last output's own memory
+        result.permute(1, 2, 0).baddbmm_(cols.expand(H, W, w * 3), along_y.view(H, w * 3, O))
+    if target is not out:
+        out.copy_(target)
+    return out

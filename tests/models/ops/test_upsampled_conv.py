@@ -1,4 +1,5 @@
-"""The coarse-grid route for a 3x3 convolution of a bilinearly upsampled map equals upsample-then-convolve."""
+"""The coarse-grid routes for a 3x3 convolution of a bilinearly upsampled map equal upsample-then-convolve: the
+integer-factor route with autograd (training) and the any-size route of matrix products (inference)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from swinseg.models.heads.uper import UPerHead
 from swinseg.models.ops import upsampled_conv
 from swinseg.models.ops.resize import resize
 from swinseg.models.ops.upsampled_conv import (
+    add_resized_conv3x3_,
     add_upsampled_conv3x3_,
     integer_factors,
     phase_coefficients,
+    resized_conv3x3_kernels,
 )
 from tests.conftest import randomize_
 
@@ -37,15 +40,28 @@ def test_equals_upsample_then_conv_in_float64(h, w, sy, sx):
     assert (out - expected).abs().max().item() < 1e-12
 
 
-def test_channels_last_maps_as_at_inference():
-    """Inference feeds channels-last maps (the phases are made pixel-major): the same values."""
-    torch.manual_seed(1)
-    x = torch.randn(1, 6, 5, 4, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(7, 6, 3, 3, dtype=torch.float64)
-    start = torch.randn(1, 7, 20, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
-    out = add_upsampled_conv3x3_(start.clone(), x, weight)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    assert (out - start - upsample_then_conv(x, weight, (20, 8))).abs().max().item() < 1e-12
+@pytest.mark.parametrize(
+    "coarse,fine",
+    [((64, 86), (128, 171)), ((4, 5), (8, 10)), ((3, 7), (24, 28)), ((5, 3), (13, 20)), ((1, 1), (3, 4)),
+     ((6, 6), (6, 6)), ((9, 7), (4, 5)), ((2, 3), (7, 1))],  # fmt: skip
+)
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_any_size_route_equals_upsample_then_conv_in_float64(coarse, fine, layout):
+    """Non-integer factors (683-wide images: 64x86 -> 128x171), integer ones, the same size, shrinking; a
+    channels-last output (as at inference) and a plain one (written through a channels-last copy)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, *coarse, dtype=torch.float64).contiguous(memory_format=layout)
+    weight = torch.randn(5, 6, 3, 3, dtype=torch.float64)
+    start = torch.randn(2, 5, *fine, dtype=torch.float64).contiguous(memory_format=layout)
+    with torch.no_grad():
+        out = add_resized_conv3x3_(start.clone(memory_format=layout), x, resized_conv3x3_kernels(weight))
+    assert out.is_contiguous(memory_format=layout)
+    assert (out - start - upsample_then_conv(x, weight, fine)).abs().max().item() < 1e-12
+
+
+def test_any_size_route_checks_its_kernels():
+    with pytest.raises(ValueError, match="kernels"):
+        add_resized_conv3x3_(torch.zeros(1, 4, 8, 8), torch.zeros(1, 2, 4, 4), torch.zeros(3, 3, 12))
 
 
 @pytest.mark.parametrize("tap_bytes", [None, 1])  # all output channels at once; one at a time
@@ -103,19 +119,39 @@ def test_integer_factors():
         add_upsampled_conv3x3_(torch.zeros(1, 2, 9, 9), torch.zeros(1, 2, 4, 4), torch.zeros(2, 2, 3, 3))
 
 
-@pytest.mark.parametrize("batch", [1, 2])
-def test_uper_head_bottleneck_equals_concatenation(batch):
+@pytest.mark.parametrize("batch,size", [(1, (32, 48)), (2, (32, 48)), (2, (30, 43))])
+def test_uper_head_bottleneck_equals_concatenation(batch, size):
     """The head's split route (its BatchNorm folded into the level kernels) and the concatenate-then-convolve
-    route give the same output."""
+    route give the same output, at sizes whose levels are integer fractions of stride 4 and at others (the
+    levels of a 683-wide image are 128x171, 64x86, 32x43, 16x22)."""
     torch.manual_seed(0)
     head = randomize_(UPerHead([8, 16, 32, 64], num_classes=5, channels=16)).eval()
-    features = [torch.randn(batch, c, 32 // 2**i, 48 // 2**i) for i, c in enumerate([8, 16, 32, 64])]
-    outs = [torch.randn(batch, 16, 32 // 2**i, 48 // 2**i) for i in range(4)]
+    sizes = [size]
+    for _ in range(3):
+        sizes.append(tuple(math.ceil(s / 2) for s in sizes[-1]))
+    features = [torch.randn(batch, c, *sizes[i]) for i, c in enumerate([8, 16, 32, 64])]
+    outs = [torch.randn(batch, 16, *sizes[i]) for i in range(4)]
     with torch.no_grad():
         split = head.fpn_bottleneck_block(outs)
         block = head.fpn_bottleneck
-        upsampled = torch.cat([outs[0]] + [resize(o, (32, 48)) for o in outs[1:]], 1)
+        upsampled = torch.cat([outs[0]] + [resize(o, size) for o in outs[1:]], 1)
         concatenated = block.norm_activate(block.conv(upsampled))
-        assert split.shape == (batch, 16, 32, 48)
+        assert split.shape == (batch, 16, *size)
         assert (split - concatenated).abs().max().item() < 1e-5
-        assert head(features).shape == (batch, 5, 32, 48)
+        assert head(features).shape == (batch, 5, *size)
+
+
+def test_uper_head_trains_through_the_direct_route_at_other_sizes():
+    """With autograd at a size whose levels are not integer fractions, the head concatenates and convolves:
+    the same gradients as the plain computation."""
+    torch.manual_seed(0)
+    head = randomize_(UPerHead([8, 16, 32, 64], num_classes=5, channels=16)).train()
+    outs = [torch.randn(2, 16, *s, dtype=torch.float64) for s in [(30, 43), (15, 22), (8, 11), (4, 6)]]
+    head = head.double()
+    ours = head.fpn_bottleneck_block(outs).square().sum()
+    grads = torch.autograd.grad(ours, list(head.fpn_bottleneck.parameters()))
+    block = head.fpn_bottleneck
+    reference = block.norm_activate(block.conv(torch.cat([outs[0]] + [resize(o, (30, 43)) for o in outs[1:]], 1)))
+    expected = torch.autograd.grad(reference.square().sum(), list(block.parameters()))
+    for g, e in zip(grads, expected):
+        assert (g - e).abs().max().item() < 1e-9
