@@ -19,7 +19,7 @@ from swinseg import inference
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed_targets.py"
 NAMES = {1: "upernet_inference", 2: "unet_inference", 3: "upernet_train_step", 4: "scaling", 5: "predict_folder",
-         6: "cpu_backends", 7: "batched_throughput"}
+         6: "cpu_backends", 7: "batched_throughput", 8: "upernet_inference_4x3"}
 
 
 def load_script():
@@ -31,7 +31,7 @@ def load_script():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
-    """All five targets in --quick mode, once for the module: (records from stdout, the --out file)."""
+    """All targets in --quick mode, once for the module: (records from stdout, the --out file)."""
     out = tmp_path_factory.mktemp("speed_targets") / "results.jsonl"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     cmd = [sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out)]
@@ -68,7 +68,7 @@ def test_every_timing_record_is_sane(quick_run):
     skipped = [r for r in records if "error" in r or "skipped" in r]
     assert [(r["target"], r["impl"], r["skipped"]) for r in skipped] == [(6, "compile", "--quick leaves compile out")]
     timings = [r for r in records if r.get("target", 0) not in (0, 6) and "impl" in r]
-    assert len(timings) >= 14
+    assert len(timings) >= 16
     for r in timings:
         assert r["name"] == NAMES[r["target"]]
         assert positive(r["seconds"]) and positive(r["gflop"]) and positive(r["gflops_per_s"]), r
@@ -81,6 +81,9 @@ def test_every_timing_record_is_sane(quick_run):
     assert impls[4] == {"whole"} | slides
     assert impls[5] == {"model_only", "predict_images"}
     assert impls[7] == {"swinseg", "huggingface"} and all(r["batch"] == 4 for r in timings if r["target"] == 7)
+    assert impls[8] == {"swinseg", "huggingface"}
+    # target 1 is square; target 8 is a 4:3 photo at the test scale, whose sides are not multiples of 32
+    assert {tuple(r["size"]) for r in timings if r["target"] in (1, 8)} == {(64, 64), (64, 85)}
 
 
 def test_cpu_backends_are_timed_against_eager_with_their_pixel_agreement(quick_run):
@@ -114,13 +117,13 @@ def test_training_and_slide_memory_come_from_their_own_processes(quick_run):
     whole = [r for r in records if r.get("target") == 4 and r.get("mode") == "whole"]
     assert [r["size"] for r in whole] == [[64, 64], [128, 128]] and all(positive(r["s_per_mp"]) for r in whole)
     predict = [r for r in records if r.get("target") == 5 and "impl" in r]
-    assert all(r["images"] == 2 and positive(r["img_per_s"]) for r in predict)
+    assert all(r["images"] == 2 and positive(r["img_per_s"]) and r["interleaved"] for r in predict)
 
 
 def test_ratios_and_summary(quick_run):
     records, _ = quick_run
     ratios = [r for r in records if r.get("kind") == "ratio"]
-    assert sorted(r["target"] for r in ratios) == [1, 2, 3, 4, 5, 7]
+    assert sorted(r["target"] for r in ratios) == [1, 2, 3, 4, 5, 7, 8]
     for r in ratios:
         values = [v for k, v in r.items() if k.endswith("ratio")]
         assert values and all(positive(v) for v in values), r
@@ -155,9 +158,9 @@ def test_a_missing_peer_is_reported_and_the_run_goes_on(monkeypatch):
         raise script.PeerUnavailable("transformers is not installed")
 
     monkeypatch.setattr(script, "build_huggingface", unavailable)
-    args = argparse.Namespace(size=32, warmup=0, runs=1)
+    args = argparse.Namespace(warmup=0, runs=1)
     records: list[dict] = []
-    result = script.inference_vs_peer(1, script.load_config("upernet", True), "huggingface", args, 100.0,
+    result = script.inference_vs_peer(1, script.load_config("upernet", True), "huggingface", (32, 32), args, 100.0,
                                       lambda r: records.append(r) or r)  # fmt: skip
     assert result["measured"] is None and result["met"] is False and "not installed" in result["skipped"]
     assert [r.get("impl") for r in records] == ["swinseg", "huggingface", None]
