@@ -46,9 +46,13 @@ def test_equals_upsample_then_conv_in_float64(h, w, sy, sx):
      ((6, 6), (6, 6)), ((9, 7), (4, 5)), ((2, 3), (7, 1))],  # fmt: skip
 )
 @pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
-def test_any_size_route_equals_upsample_then_conv_in_float64(coarse, fine, layout):
+@pytest.mark.parametrize("band", [None, 3])  # 64 output rows / columns at a time (one band or a few); 3 at a time
+def test_any_size_route_equals_upsample_then_conv_in_float64(coarse, fine, layout, band, monkeypatch):
     """Non-integer factors (683-wide images: 64x86 -> 128x171), integer ones, the same size, shrinking; a
-    channels-last output (as at inference) and a plain one (written through a channels-last copy)."""
+    channels-last output (as at inference) and a plain one (written through a channels-last copy); the resize
+    matrices whole or in bands of 3 outputs."""
+    if band is not None:
+        monkeypatch.setattr(upsampled_conv, "_BAND", band)
     torch.manual_seed(0)
     x = torch.randn(2, 6, *coarse, dtype=torch.float64).contiguous(memory_format=layout)
     weight = torch.randn(5, 6, 3, 3, dtype=torch.float64)
@@ -57,6 +61,27 @@ def test_any_size_route_equals_upsample_then_conv_in_float64(coarse, fine, layou
         out = add_resized_conv3x3_(start.clone(memory_format=layout), x, resized_conv3x3_kernels(weight))
     assert out.is_contiguous(memory_format=layout)
     assert (out - start - upsample_then_conv(x, weight, fine)).abs().max().item() < 1e-12
+
+
+def test_any_size_route_is_counted_by_the_flop_counter(monkeypatch):
+    """Every product is one FlopCounterMode counts (benchmarks report FLOPs / s): the channel mixing, and the
+    resize products band by band, on the meta device as count_flops runs models."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    monkeypatch.setattr(upsampled_conv, "_BAND", 4)
+    B, C, O, (h, w), (H, W) = 2, 6, 5, (5, 7), (11, 14)
+    x = torch.empty(B, C, h, w, device="meta").contiguous(memory_format=torch.channels_last)
+    out = torch.empty(B, O, H, W, device="meta").contiguous(memory_format=torch.channels_last)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        add_resized_conv3x3_(out, x, torch.empty(3, C, 3 * O, device="meta"))
+    _, row_bands = upsampled_conv._shifted_resize(h, H, torch.float32, 4)
+    _, col_bands = upsampled_conv._shifted_resize(w, W, torch.float32, 4)
+    size = lambda s: s.stop - s.start  # noqa: E731
+    mixing = 2 * h * w * C * 9 * O
+    along_y = sum(3 * 2 * size(ys) * size(yr) * w * 3 * O for ys, yr in row_bands)
+    along_x = sum(2 * H * size(xs) * 3 * size(xr) * O for xs, xr in col_bands)
+    assert len(row_bands) == 3 and len(col_bands) == 4
+    assert counter.get_total_flops() == B * (mixing + along_y + along_x)
 
 
 def test_any_size_route_checks_its_kernels():
