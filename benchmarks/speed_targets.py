@@ -72,6 +72,7 @@ from swinseg.benchmark.measure import (
     count_flops,
     host_info,
     interleaved_ratio,
+    interleaved_seconds,
     measure_latency,
 )
 from swinseg.benchmark.peers import (
@@ -468,17 +469,9 @@ def predict_folder(args: argparse.Namespace, limit: float, emit: Emit) -> dict:
 
         # interleaved, as the peers are: one model-only pass over the batches and one predict_images call per
         # round, in alternating order, so that a host whose speed drifts slows both alike
-        contenders = {"model_only": model_only, "predict_images": predict}
         say(f"target 5: model_only and predict_images over {n} images, {args.runs} interleaved rounds")
-        for _ in range(args.warmup):
-            for work in contenders.values():
-                work()
-        seconds: dict[str, list[float]] = {impl: [] for impl in contenders}
-        for r in range(args.runs):
-            for impl in list(contenders)[:: 1 if r % 2 == 0 else -1]:
-                start = time.perf_counter()
-                contenders[impl]()
-                seconds[impl].append(time.perf_counter() - start)
+        contenders = {"model_only": model_only, "predict_images": predict}
+        seconds = interleaved_seconds(contenders, args.warmup, args.runs, alternate=True)
         for impl, times in seconds.items():
             median = statistics.median(times)
             emit({"target": 5, "name": NAMES[5], "impl": impl, "images": n, "batches": len(batches),
@@ -627,17 +620,10 @@ def batched_throughput(args: argparse.Namespace, limit: float, emit: Emit) -> di
         emit({"target": 7, "name": NAMES[7], "impl": "huggingface", "skipped": str(e)})
         return {"measured": None, "met": False, "skipped": str(e)}
     batch = torch.randn(4, 3, args.size, args.size)
-    seconds: dict[str, list[float]] = {name: [] for name in models}
     say(f"target 7: swinseg and huggingface at batch 4, {args.size}x{args.size}, {args.runs} interleaved rounds")
     with torch.inference_mode():
-        for model in models.values():
-            for _ in range(args.warmup):
-                model(batch)
-        for _ in range(args.runs):
-            for name, model in models.items():
-                start = time.perf_counter()
-                model(batch)
-                seconds[name].append(time.perf_counter() - start)
+        work = {name: (lambda m=model: m(batch)) for name, model in models.items()}
+        seconds = interleaved_seconds(work, args.warmup, args.runs)
     for name, times in seconds.items():
         emit({"target": 7, "name": NAMES[7], "impl": name, "batch": 4, "size": [args.size] * 2,
               "img_per_s": 4 / statistics.median(times), "all_seconds": times,

@@ -35,7 +35,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -58,6 +58,7 @@ __all__ = [
     "host_info",
     "huge_pages",
     "interleaved_ratio",
+    "interleaved_seconds",
     "measure_latency",
     "megapixels",
     "model_memory_mb",
@@ -298,11 +299,31 @@ def measure_latency(
     }
 
 
+def interleaved_seconds(work: dict[str, Callable[[], object]], warmup: int = 1, runs: int = 5,
+                        alternate: bool = False) -> dict[str, list[float]]:  # fmt: skip
+    """Seconds of each callable, round by round: ``warmup`` untimed rounds, then ``runs`` timed ones, one call of
+    each per round, so that a host whose speed drifts slows every contender alike; with ``alternate``, every
+    other round calls them in reverse order (for callables long enough that what runs first in a round
+    matters). Returns ``{name: [seconds per round]}``."""
+    if runs < 1 or warmup < 0:
+        raise ValueError("need runs >= 1 and warmup >= 0")
+    for _ in range(warmup):
+        for call in work.values():
+            call()
+    seconds: dict[str, list[float]] = {name: [] for name in work}
+    for r in range(runs):
+        for name in list(work)[:: -1 if alternate and r % 2 else 1]:
+            start = time.perf_counter()
+            work[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
 def interleaved_ratio(models: dict[str, nn.Module], size: Size, baseline: str, warmup: int = 1, runs: int = 5,
                       device: str | torch.device = "cpu") -> dict:  # fmt: skip
     """Time the ``models`` round by round (A B A B ...: one forward pass of each per round, on the same random
-    batch-1 image), so that a host whose speed drifts slows every contender alike, and give each model's time
-    relative to ``baseline``'s in the same round.
+    batch-1 image; :func:`interleaved_seconds`), so that a host whose speed drifts slows every contender alike,
+    and give each model's time relative to ``baseline``'s in the same round.
 
     Returns ``{"runs", "seconds": {name: [per round]}, "ratio": {name: {"median", "min", "max"}}}`` where a
     ratio is the model's seconds / the baseline's (above 1: slower than the baseline). Models must already be on
@@ -313,19 +334,17 @@ def interleaved_ratio(models: dict[str, nn.Module], size: Size, baseline: str, w
     device = torch.device(device)
     h, w = as_hw(size)
     images = torch.randn(1, 3, h, w, device=device)
-    seconds: dict[str, list[float]] = {name: [] for name in models}
+
+    def forward(model: nn.Module) -> Callable[[], None]:
+        def call() -> None:  # the previous call ended synchronised, so the clock starts on an idle device
+            model(images)
+            _synchronize(device)
+
+        return call
+
+    _synchronize(device)
     with torch.inference_mode():
-        for model in models.values():
-            model.eval()
-            for _ in range(warmup):
-                model(images)
-        for _ in range(runs):
-            for name, model in models.items():
-                _synchronize(device)
-                start = time.perf_counter()
-                model(images)
-                _synchronize(device)
-                seconds[name].append(time.perf_counter() - start)
+        seconds = interleaved_seconds({name: forward(m.eval()) for name, m in models.items()}, warmup, runs)
     ratios = {}
     for name, times in seconds.items():
         per_round = [t / b for t, b in zip(times, seconds[baseline])]

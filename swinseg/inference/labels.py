@@ -29,8 +29,9 @@ def _resized_argmax_by_row_slabs(
     """The argmax of the resized scores (resized to ``via`` first, then to ``out_size``, when ``via`` is
     given), a slab of output rows at a time with all classes of a slab in cache. Along each axis the resize is
     a matrix (:func:`interpolation_matrix`, both resizes composed); a slab's source rows are resized along x
-    by a product with the column matrix (dense: a few non-zeros a row, yet a matrix product runs 3x faster
-    here than ``F.interpolate`` over 150 class maps), then along y by its rows of the row matrix."""
+    by a product with the column matrix (dense: a few non-zeros a row, yet faster than two ``F.interpolate``
+    passes over the class maps: 150 classes, 128x171 -> 375x500 via 512x683, 67-78 -> 42-45 ms on the 2-vCPU
+    Xeon), then along y by its rows of the row matrix."""
     k, h, w = scores.shape
     H, W = out_size
     via_h, via_w = via if via is not None else (H, W)

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from swinseg.benchmark.measure import (
-    interleaved_ratio,
     count_flops,
+    interleaved_ratio,
+    interleaved_seconds,
     fit_scaling_exponent,
     measure_latency,
     profile_forward,
@@ -106,6 +107,18 @@ def test_interleaved_ratio_times_round_by_round_against_the_baseline():
     assert four["min"] <= four["median"] <= four["max"] and 2.0 < four["median"] < 8.0, four  # 4x the work
     with pytest.raises(ValueError, match="among the models"):
         interleaved_ratio({"one": _Repeat(1)}, 32, baseline="two")
+
+
+def test_interleaved_seconds_calls_one_of_each_per_round():
+    calls: list[str] = []
+    work = {name: (lambda n=name: calls.append(n)) for name in ("a", "b", "c")}
+    seconds = interleaved_seconds(work, warmup=1, runs=3)
+    assert calls == list("abc") * 4 and {n: len(t) for n, t in seconds.items()} == {"a": 3, "b": 3, "c": 3}
+    calls.clear()
+    interleaved_seconds(work, warmup=0, runs=3, alternate=True)
+    assert calls == list("abc" "cba" "abc")  # every other round reversed
+    with pytest.raises(ValueError, match="runs >= 1"):
+        interleaved_seconds(work, runs=0)
 
 
 def test_host_info_names_the_instruction_sets_and_what_caps_them(monkeypatch):
