@@ -9,13 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from swinseg.core.memory import (
-    BOUNDARY_CHUNK_ELEMENTS,
-    RESIZED_CHUNK_ELEMENTS,
-    SLAB_ELEMENTS,
-)
+from swinseg.core.memory import BOUNDARY_ELEMENTS, RESIZED_CHUNK_ELEMENTS, SLAB_ELEMENTS
 from swinseg.models.ops.resize import (
-    bilinear_sources,
     interpolation_matrix,
     rows_read,
 )
@@ -23,20 +18,14 @@ from swinseg.models.ops.resize import (
 __all__ = ["labels_from_scores", "resized_argmax"]
 
 
-def _resized_argmax_by_row_slabs(
-    scores: Tensor, out_size: tuple[int, int], max_elements: int, via: tuple[int, int] | None = None
-) -> Tensor:
-    """The argmax of the resized scores (resized to ``via`` first, then to ``out_size``, when ``via`` is
-    given), a slab of output rows at a time with all classes of a slab in cache. Along each axis the resize is
-    a matrix (:func:`interpolation_matrix`, both resizes composed); a slab's source rows are resized along x
-    by a product with the column matrix (dense: a few non-zeros a row, yet faster than two ``F.interpolate``
-    passes over the class maps: 150 classes, 128x171 -> 375x500 via 512x683, 67-78 -> 42-45 ms on the 2-vCPU
-    Xeon), then along y by its rows of the row matrix."""
+def _resized_argmax_by_row_slabs(scores: Tensor, ry: Tensor, rx: Tensor, max_elements: int) -> Tensor:
+    """The argmax of the scores (K, h, w) resized by the matrices ``ry`` (H, h) and ``rx`` (W, w) (one resize
+    or two composed: :func:`_composed_interpolation`), a slab of output rows at a time with all classes of a
+    slab in cache: a slab's source rows are resized along x by a product with the column matrix (dense: a few
+    non-zeros a row, yet faster than two ``F.interpolate`` passes over the class maps: 150 classes, 128x171 ->
+    375x500 via 512x683, 67-78 -> 42-45 ms on the 2-vCPU Xeon), then along y by its rows of the row matrix."""
     k, h, w = scores.shape
-    H, W = out_size
-    via_h, via_w = via if via is not None else (H, W)
-    ry = _composed_interpolation(h, via_h, H, scores)  # (H, h)
-    rx = _composed_interpolation(w, via_w, W, scores)  # (W, w)
+    H, W = ry.shape[0], rx.shape[0]
     rxt = rx.T.contiguous()  # (w, W)
     per_slab = max(1, min(max_elements, SLAB_ELEMENTS) // (k * W))
     labels = torch.empty((H, W), dtype=torch.long, device=scores.device)
@@ -56,42 +45,93 @@ def _composed_interpolation(src: int, via: int, dst: int, like: Tensor) -> Tenso
 
 
 def resized_argmax(
-    scores: Tensor, out_size: tuple[int, int], max_elements: int = BOUNDARY_CHUNK_ELEMENTS, via: tuple[int, int] | None = None
+    scores: Tensor, out_size: tuple[int, int], max_elements: int = SLAB_ELEMENTS, via: tuple[int, int] | None = None
 ) -> Tensor:
     """``F.interpolate(scores[None], out_size, mode="bilinear").argmax(1)[0]`` for scores (K, h, w) -> labels
-    (H, W), without resizing all K maps.
+    (H, W), without resizing all K maps, at most ``max_elements`` values at a time.
 
     With ``via`` = (h', w'), the scores are resized to ``via`` first, as a segmentor's head logits are resized
-    to its input before the resize to the image's size (both resizes composed, a slab of rows at a time,
-    without holding either resized map: :func:`_resized_argmax_by_row_slabs`).
+    to its input before the resize to the image's size (both resizes composed into one matrix an axis).
 
-    A resized pixel is a weighted mean (weights >= 0) of four source pixels; where those four share their top
-    class, that class is also the top class of the mean (rounding is monotone), so it is taken as it is. Only
-    pixels whose sources disagree (along class boundaries) are interpolated, ``max_elements`` values at a time.
-    Equal to the full computation except where two classes tie within float rounding.
+    A resized pixel is a weighted mean (weights >= 0) of a few source pixels (a 2x2 block for one resize, up to
+    3x3 for two); where those share their top class, that class is also the top class of the mean (rounding is
+    monotone), so it is taken as it is. Only pixels whose sources disagree (along class boundaries) are
+    interpolated (:func:`_window_argmax`); where those are many (noise), all pixels are resized a slab of rows
+    at a time (:func:`_resized_argmax_by_row_slabs`). Equal to the full computation except where two classes
+    tie within float rounding.
     """
-    if via is not None and tuple(via) != tuple(scores.shape[1:]):
-        return _resized_argmax_by_row_slabs(scores, out_size, max_elements, tuple(via))
     coarse = scores.max(0).indices  # (h, w), the first on ties like argmax, and 2-3x faster over dim 0 on CPUs
-    (h, w), (H, W) = scores.shape[1:], out_size
-    if (h, w) == (H, W):
+    (h, w), (H, W) = scores.shape[1:], tuple(out_size)
+    via_h, via_w = tuple(via) if via is not None else (H, W)
+    if (h, w) == (H, W) == (via_h, via_w):
         return coarse
-    y0, y1, wy = bilinear_sources(h, H, scores.device)
-    x0, x1, wx = bilinear_sources(w, W, scores.device)
-    corners = [coarse[ys][:, xs] for ys in (y0, y1) for xs in (x0, x1)]  # 4 x (H, W): top-left .. bottom-right
-    labels = corners[0].clone()
-    rows, cols = ((corners[0] != corners[1]) | (corners[0] != corners[2]) | (corners[0] != corners[3])).nonzero(
-        as_tuple=True
-    )
-    if rows.numel() > H * W // 4:  # mostly boundaries (noise): resizing all is cheaper than gathering
-        return _resized_argmax_by_row_slabs(scores, out_size, max_elements)
-    step = max(1, max_elements // (4 * scores.shape[0]))
-    for start in range(0, rows.numel(), step):
-        r, c = rows[start : start + step], cols[start : start + step]
-        top = scores[:, y0[r], x0[c]] * (1 - wx[c]) + scores[:, y0[r], x1[c]] * wx[c]  # (K, n)
-        bottom = scores[:, y1[r], x0[c]] * (1 - wx[c]) + scores[:, y1[r], x1[c]] * wx[c]
-        labels[r, c] = (top * (1 - wy[r]) + bottom * wy[r]).max(0).indices
+    ry = _composed_interpolation(h, via_h, H, scores)  # (H, h)
+    rx = _composed_interpolation(w, via_w, W, scores)  # (W, w)
+    top, row_weights = _source_windows(ry)  # (H,), (H, height)
+    left, col_weights = _source_windows(rx)  # (W,), (W, width)
+    height, width = row_weights.shape[1], col_weights.shape[1]
+    agree = _one_class_windows(coarse, height, width)  # (h - height + 1, w - width + 1)
+    # Where many windows hold a boundary (noise), resizing every pixel is cheaper: a boundary pixel costs about
+    # twice a slab's pixel (2-vCPU Xeon, 150 classes, 3x3 windows). The output samples the windows evenly, so
+    # their share on the source grid stands for the output pixels'.
+    if height * width > 16 or (~agree).float().mean() > 1 / 3:
+        return _resized_argmax_by_row_slabs(scores, ry, rx, max_elements)
+    rows, cols = (~agree[top][:, left]).nonzero(as_tuple=True)  # output pixels whose sources disagree
+    labels = coarse[top][:, left]  # the class of each output pixel's window (where it is one class)
+    labels[rows, cols] = _window_argmax(scores, (top[rows], row_weights[rows]), (left[cols], col_weights[cols]),
+                                        min(max_elements, BOUNDARY_ELEMENTS))  # fmt: skip
     return labels
+
+
+def _window_argmax(
+    scores: Tensor, rows: tuple[Tensor, Tensor], cols: tuple[Tensor, Tensor], max_elements: int
+) -> Tensor:
+    """The top class (n,) of n weighted means of windows of ``scores`` (K, h, w): ``rows`` = (first row (n,),
+    weights (n, height)) of each window, ``cols`` = (first column (n,), weights (n, width)); ``max_elements``
+    // K windows at a time."""
+    (k, h, w), (top, row_weights), (left, col_weights) = scores.shape, rows, cols
+    height, width = row_weights.shape[1], col_weights.shape[1]
+    # the scores as a table to gather from: pixel-major (h * w, K) where copying them so pays for itself (many
+    # windows for the source's size), else as they are, class-major (K, h * w)
+    pixel_major = h * w < top.numel() * height * width
+    table = scores.permute(1, 2, 0).contiguous().view(h * w, k) if pixel_major else scores.reshape(k, h * w)
+    dim = 0 if pixel_major else 1  # the table's pixel dimension
+    labels = torch.empty(top.shape, dtype=torch.long, device=scores.device)
+    step = max(1, max_elements // k)
+    for start in range(0, top.numel(), step):
+        part = slice(start, start + step)
+        corner, wy, wx = top[part] * w + left[part], row_weights[part], col_weights[part]
+        shape = (corner.numel(), k) if pixel_major else (k, corner.numel())
+        mean = torch.zeros(shape, dtype=scores.dtype, device=scores.device)
+        source = torch.empty_like(mean)
+        for dy in range(height):
+            for dx in range(width):
+                torch.index_select(table, dim, corner + (dy * w + dx), out=source)
+                mean.addcmul_(source, (wy[:, dy] * wx[:, dx]).unsqueeze(1 - dim))
+        labels[part] = mean.max(1 - dim).indices
+    return labels
+
+
+def _source_windows(weights: Tensor) -> tuple[Tensor, Tensor]:
+    """For an (out, src) resize matrix, a window of ``size`` consecutive source positions holding every non-zero
+    weight of each output position, ``size`` the same for all: the windows' first positions (out,) (long) and
+    the weights inside them (out, size)."""
+    src = weights.shape[1]
+    nonzero = weights != 0
+    first = nonzero.to(torch.uint8).argmax(dim=1)
+    last = src - 1 - nonzero.flip(1).to(torch.uint8).argmax(dim=1)
+    size = int((last - first).max()) + 1
+    first.clamp_(max=src - size)
+    return first, weights.gather(1, first[:, None] + torch.arange(size, device=weights.device))
+
+
+def _one_class_windows(labels: Tensor, height: int, width: int) -> Tensor:
+    """(h - height + 1, w - width + 1) bool: whether the ``height`` x ``width`` window of ``labels`` (h, w) at
+    each position holds a single class (its largest label equals its smallest; labels are exact in float32)."""
+    as_float = labels.float()[None, None]
+    largest = F.max_pool2d(as_float, (height, width), stride=1)
+    smallest = -F.max_pool2d(-as_float, (height, width), stride=1)
+    return (largest == smallest)[0, 0]
 
 
 # logits resized to the original size are processed this many values at a time (a few classes per step for a

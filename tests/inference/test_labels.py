@@ -12,6 +12,7 @@ from swinseg.inference import (
     labels_from_scores,
     resized_argmax,
 )
+from swinseg.inference import labels as labels_module
 
 
 @pytest.mark.parametrize("out_size", [(48, 64), (60, 80), (37, 101), (150, 200)])
@@ -39,6 +40,48 @@ def test_resized_argmax_via_an_intermediate_size_equals_both_resizes(via, out_si
     differ = labels != twice.argmax(0)
     assert labels.shape == out_size and not (differ & (top2[0] - top2[1] > 1e-5)).any()
     assert differ.float().mean() < 1e-3
+
+
+def _regions(classes: int, size: tuple[int, int]) -> torch.Tensor:
+    """(classes, *size) scores of a trained model's kind: a few large regions, boundaries between them."""
+    return F.interpolate(torch.randn(1, classes, 3, 3) * 5, size=size, mode="bilinear", align_corners=False)[0]
+
+
+@pytest.mark.parametrize(
+    "source, via, out_size",
+    [((24, 32), (96, 128), (70, 93)),  # a head at stride 4, the network input, the image: 3x3 windows
+     ((96, 128), None, (70, 93)),  # full-resolution logits shrunk: 2x2 windows, gathered class-major
+     ((24, 32), None, (96, 128))],  # enlarged: 2x2 windows, gathered pixel-major
+)  # fmt: skip
+def test_resized_argmax_interpolates_only_the_boundary_windows(source, via, out_size, monkeypatch):
+    torch.manual_seed(1)
+    scores = _regions(9, source)
+    resized = F.interpolate(scores[None], size=via, mode="bilinear") if via else scores[None]
+    resized = F.interpolate(resized, size=out_size, mode="bilinear")[0]
+
+    def no_slabs(*args, **kwargs):
+        raise AssertionError("resized every pixel: the boundary windows were not few")
+
+    monkeypatch.setattr(labels_module, "_resized_argmax_by_row_slabs", no_slabs)
+    labels = resized_argmax(scores, out_size, via=via, max_elements=9 * 64)  # 64 windows at a time
+    top2 = resized.topk(2, dim=0).values
+    differ = labels != resized.argmax(0)
+    assert labels.shape == out_size and not (differ & (top2[0] - top2[1] > 1e-5)).any()
+    assert differ.float().mean() < 1e-3
+    assert len(labels.unique()) > 2  # several regions, so boundaries were interpolated
+
+
+def test_source_windows_hold_every_weight_of_a_composed_resize():
+    ry = labels_module._composed_interpolation(24, 96, 70, torch.zeros(1))  # (70, 24): up 4x, down 1.37x
+    first, weights = labels_module._source_windows(ry)
+    size = weights.shape[1]
+    assert size == 3  # two bilinear taps of two bilinear taps: up to three source rows
+    for row in range(70):
+        inside = torch.zeros(24, dtype=torch.bool)
+        inside[first[row] : first[row] + size] = True
+        assert (ry[row, ~inside] == 0).all()
+        assert torch.equal(weights[row], ry[row, inside])
+    assert torch.allclose(weights.sum(1), torch.ones(70))
 
 
 def test_chunked_labels_confidence_and_probs_equal_the_direct_computation():
