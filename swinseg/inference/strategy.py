@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from swinseg.inference.labels import labels_from_scores, resized_argmax
 from swinseg.inference.logits import predict_logits
@@ -26,7 +26,7 @@ from swinseg.inference.whole import whole_inference
 from swinseg.models.inference_config import InferenceConfig
 from swinseg.models.segmentor import SwinsegModel
 
-__all__ = ["ImagePrediction", "predict_batch"]
+__all__ = ["ImagePrediction", "direct_labels", "predict_batch"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,33 @@ class ImagePrediction:
     labels: np.ndarray
     confidence: np.ndarray | None = None
     probs: np.ndarray | None = None
+
+
+@torch.inference_mode()
+def direct_labels(
+    model: SwinsegModel | nn.Module,
+    images: Tensor,
+    sizes: Sequence[tuple[int, int]],
+    inference: InferenceConfig,
+    num_classes: int,
+) -> list[Tensor] | None:
+    """The labels (H, W) at each of ``sizes`` of normalised ``images`` (B, 3, h, w), those of
+    ``predict_logits(...).argmax(1)``, where they come without the scores at the images' sizes; else None.
+
+    Sliding windows at the images' own size: straight from the windows (:func:`slide_labels`, never the whole
+    image's logits). A whole image: from the head's logits at its stride, its resize to the input and the one to
+    the image's size composed (:func:`resized_argmax`; a model without ``head_logits`` gives None). Test-time
+    augmentation, and windows over images of another size, need the scores: None.
+    """
+    if inference.tta:
+        return None
+    how = inference.mode_for(images.shape[2:])
+    if how == "slide" and all(tuple(s) == tuple(images.shape[2:]) for s in sizes):
+        return list(slide_labels(model, images, num_classes, inference.require_crop(), inference.stride))
+    if how == "whole" and hasattr(model, "head_logits"):
+        return [resized_argmax(scores.float(), size, via=images.shape[2:])
+                for size, scores in zip(sizes, model.head_logits(images))]  # fmt: skip
+    return None
 
 
 @torch.inference_mode()
@@ -55,17 +82,9 @@ def predict_batch(
     together. The labels are those of ``predict_logits(...).argmax(1)`` whichever way they are computed.
     """
     how = inference.mode_for(images.shape[2:])
-    labels_only = not (inference.tta or confidence or probs)
-    if how == "slide" and labels_only and all(tuple(s) == tuple(images.shape[2:]) for s in sizes):
-        # labels straight from the windows, never the whole image's logits (memory: see slide_labels)
-        labels = slide_labels(model, images, num_classes, inference.require_crop(), inference.stride)
-        return [ImagePrediction(image_labels.cpu().numpy()) for image_labels in labels]
-    if how == "whole" and labels_only:
-        # the head's logits at its stride: its resize to the input and the one to the image's size composed
-        return [
-            ImagePrediction(resized_argmax(scores.float(), size, via=images.shape[2:]).to(torch.uint8).cpu().numpy())
-            for size, scores in zip(sizes, model.head_logits(images))
-        ]
+    labels = None if confidence or probs else direct_labels(model, images, sizes, inference, num_classes)
+    if labels is not None:
+        return [ImagePrediction(image_labels.to(torch.uint8).cpu().numpy()) for image_labels in labels]
     if inference.tta:
         outputs = [predict_logits(model, images[i : i + 1], size, inference, num_classes)[0]
                    for i, size in enumerate(sizes)]  # fmt: skip

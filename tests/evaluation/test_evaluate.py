@@ -12,9 +12,12 @@ from swinseg.data.classes import load_classes_file
 from swinseg.data.datasets import folder_dataset
 from swinseg.data.io import read_image, write_label_png
 from swinseg.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
-from swinseg.evaluation.evaluate import evaluate
+from swinseg.evaluation import evaluate as evaluate_module
+from swinseg.evaluation.evaluate import evaluate, evaluate_images
+from swinseg.evaluation.metrics import ConfusionMatrix
 from swinseg.evaluation.score_folder import score_folder
 from swinseg.inference import InferenceConfig
+from swinseg.inference.logits import predict_logits
 
 
 @pytest.fixture
@@ -68,3 +71,39 @@ def test_evaluate_flip_and_slide_modes_run_through_the_dataset(blocks_dataset, m
     assert flipped["mIoU"] == pytest.approx(whole["mIoU"], abs=1e-9)  # a per-pixel model is flip-equivariant
     tta = evaluate(model, val, InferenceConfig(scales=(0.5, 1.0, 1.5), flip=True), progress=False)
     assert tta["mIoU"] == pytest.approx(whole["mIoU"], abs=2.0)  # rescaled views move only the block borders
+
+
+class StrideFourModel(torch.nn.Module):
+    """A segmentor's interface around the colour classifier: ``head_logits`` at stride 4 (4x4 means), ``forward``
+    those resized to the input (bilinear), as swinseg's models do in eval mode."""
+
+    def __init__(self, pixel_model: torch.nn.Module) -> None:
+        super().__init__()
+        self.pixel_model = pixel_model
+
+    def head_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(self.pixel_model(x), 4, ceil_mode=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.head_logits(x), size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+def test_evaluate_takes_the_labels_from_the_head_logits(blocks_dataset, model, monkeypatch):
+    """A whole image through a model with ``head_logits``: the labels come from the head's stride-4 logits (both
+    resizes composed), never the logits at the annotation's size; the same areas as predict_logits + argmax."""
+    model = StrideFourModel(model).eval()
+    val = _val_set(blocks_dataset)
+    expected = ConfusionMatrix(4, val.ignore_index)
+    for index in range(len(val)):
+        sample = val[index]
+        logits = predict_logits(model, sample["image"][None], tuple(sample["mask"].shape))
+        expected.update(logits.argmax(1)[0], sample["mask"])
+
+    def no_logits(*args, **kwargs):
+        raise AssertionError("evaluate resized the logits to the annotation's size")
+
+    monkeypatch.setattr(evaluate_module, "predict_logits", no_logits)
+    stats = evaluate_images(model, val, progress=False)
+    np.testing.assert_array_equal(stats.intersect.sum(0), expected.area_intersect)
+    np.testing.assert_array_equal(stats.pred.sum(0), expected.area_pred)
+    assert (stats.pred.sum(0) > 0).sum() == 4  # every class predicted somewhere: boundaries were interpolated
