@@ -1,14 +1,14 @@
 """Which inference a batch of images takes, and its labels (and confidence, probabilities) at their original
-sizes: the choice ``swinseg predict`` makes for every batch.
+sizes: the choice ``swinseg predict`` and ``swinseg eval`` make for every batch / image.
 
 ============================================  ==============================================================
 labels only, sliding windows, native size     :func:`slide_labels`: labels straight from the windows
+labels only, sliding windows, resized image   the windows' logits, then :func:`resized_argmax`
 labels only, whole image                      the head's own-stride logits, its resize to the input and the
                                               resize to the image's size composed (:func:`resized_argmax`)
 anything else (TTA, confidence, probs)        scores (:func:`predict_logits` / sliding / whole), then
                                               :func:`labels_from_scores`
-============================================  ==============================================================
-"""
+============================================  =============================================================="""
 
 from __future__ import annotations
 
@@ -48,22 +48,27 @@ def direct_labels(
     num_classes: int,
 ) -> list[Tensor] | None:
     """The labels (H, W) at each of ``sizes`` of normalised ``images`` (B, 3, h, w), those of
-    ``predict_logits(...).argmax(1)``, where they come without the scores at the images' sizes; else None.
+    ``predict_logits(...).argmax(1)``, without the scores of all classes at the images' sizes; None with
+    test-time augmentation (the mean of the views' probabilities needs them).
 
     Sliding windows at the images' own size: straight from the windows (:func:`slide_labels`, never the whole
-    image's logits). A whole image: from the head's logits at its stride, its resize to the input and the one to
-    the image's size composed (:func:`resized_argmax`; a model without ``head_logits`` gives None). Test-time
-    augmentation, and windows over images of another size, need the scores: None.
+    image's logits); over a resized image: the windows' logits, resized a few rows at a time by
+    :func:`resized_argmax`. A whole image: the head's logits at its stride, its resize to the input and the one
+    to the image's size composed (:func:`resized_argmax` via the input; the model's logits for a model without
+    ``head_logits``).
     """
     if inference.tta:
         return None
-    how = inference.mode_for(images.shape[2:])
-    if how == "slide" and all(tuple(s) == tuple(images.shape[2:]) for s in sizes):
-        return list(slide_labels(model, images, num_classes, inference.require_crop(), inference.stride))
-    if how == "whole" and hasattr(model, "head_logits"):
-        return [resized_argmax(scores.float(), size, via=images.shape[2:])
-                for size, scores in zip(sizes, model.head_logits(images))]  # fmt: skip
-    return None
+    if inference.mode_for(images.shape[2:]) == "slide":
+        crop, stride = inference.require_crop(), inference.stride
+        if all(tuple(s) == tuple(images.shape[2:]) for s in sizes):
+            return list(slide_labels(model, images, num_classes, crop, stride))
+        scores, via = slide_inference(model, images, num_classes, crop, stride), None
+    elif hasattr(model, "head_logits"):
+        scores, via = model.head_logits(images), images.shape[2:]
+    else:
+        scores, via = whole_inference(model, images), None
+    return [resized_argmax(image_scores.float(), size, via=via) for size, image_scores in zip(sizes, scores)]
 
 
 @torch.inference_mode()
@@ -81,14 +86,13 @@ def predict_batch(
     With test-time augmentation the batch is predicted one image at a time; all else goes through the model
     together. The labels are those of ``predict_logits(...).argmax(1)`` whichever way they are computed.
     """
-    how = inference.mode_for(images.shape[2:])
     labels = None if confidence or probs else direct_labels(model, images, sizes, inference, num_classes)
     if labels is not None:
         return [ImagePrediction(image_labels.to(torch.uint8).cpu().numpy()) for image_labels in labels]
     if inference.tta:
         outputs = [predict_logits(model, images[i : i + 1], size, inference, num_classes)[0]
                    for i, size in enumerate(sizes)]  # fmt: skip
-    elif how == "slide":
+    elif inference.mode_for(images.shape[2:]) == "slide":
         outputs = list(slide_inference(model, images, num_classes, inference.require_crop(), inference.stride))
     else:
         outputs = list(whole_inference(model, images))
