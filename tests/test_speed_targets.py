@@ -79,7 +79,9 @@ def test_every_timing_record_is_sane(quick_run):
     assert impls[3] == {"swinseg", "swinseg_checkpointing", "huggingface"}
     slides = {f for f in ("slide_inference", "slide_labels") if hasattr(inference, f)}
     assert impls[4] == {"whole"} | slides
-    assert impls[5] == {"model_only", "predict_images"}
+    assert impls[5] == {"model_only", "predict_images", "model_only_batch_1", "evaluate_images"}
+    batches = {r["impl"]: r["batches"] for r in timings if r["target"] == 5}
+    assert batches["evaluate_images"] == batches["model_only_batch_1"] == 2  # one image at a time, as eval goes
     assert impls[7] == {"swinseg", "huggingface"} and all(r["batch"] == 4 for r in timings if r["target"] == 7)
     assert impls[8] == {"swinseg", "huggingface"}
     # target 1 is square; target 8 is a 4:3 photo at the test scale, whose sides are not multiples of 32
@@ -123,7 +125,7 @@ def test_training_and_slide_memory_come_from_their_own_processes(quick_run):
 def test_ratios_and_summary(quick_run):
     records, _ = quick_run
     ratios = [r for r in records if r.get("kind") == "ratio"]
-    assert sorted(r["target"] for r in ratios) == [1, 2, 3, 4, 5, 7, 8]
+    assert sorted(r["target"] for r in ratios) == [1, 2, 3, 4, 5, 5, 7, 8]  # 5: predict and eval
     for r in ratios:
         values = [v for k, v in r.items() if k.endswith("ratio")]
         assert values and all(positive(v) for v in values), r
@@ -135,6 +137,7 @@ def test_ratios_and_summary(quick_run):
         assert "error" not in s and positive(s["wall_s"])
     by_target = {s["target"]: s for s in summary}
     assert positive(by_target[3]["memory_ratio"]) and positive(by_target[3]["checkpointing_memory_ratio"])
+    assert positive(by_target[5]["evaluate_images"])
     assert 0 < by_target[2]["fraction_of_limit"] < 1.5
     backends = by_target[6]
     assert set(backends["speedups"]) == {"eager", "bf16", "int8", "onnxruntime"}
