@@ -2,8 +2,7 @@
 
 Every resize in swinseg goes through here: the heads' upsampling and the final resize (:func:`resize`), the
 slab-wise losses and argmax that apply the same resize as matrices (:func:`interpolation_matrix`,
-:func:`rows_read`) and the labels computed from the four source pixels of each output pixel
-(:func:`bilinear_sources`).
+:func:`rows_read`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["bilinear_sources", "interpolation_matrix", "resize", "rows_read"]
+__all__ = ["interpolation_matrix", "resize", "rows_read"]
 
 
 def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -39,14 +38,3 @@ def rows_read(weights: torch.Tensor) -> tuple[int, int]:
     """``(lo, hi)``: the source positions ``[lo, hi)`` that some rows of an :func:`interpolation_matrix` read."""
     used = weights.any(dim=0).nonzero()
     return int(used[0]), int(used[-1]) + 1
-
-
-def bilinear_sources(src: int, dst: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, ...]:
-    """For each of ``dst`` output positions along one axis, what :func:`resize` reads: the first and second
-    source positions (long, equal at a clamped edge) and the weight of the second (float32; the first's is one
-    minus it). Read off :func:`interpolation_matrix`, so they are the resize's own."""
-    weights = interpolation_matrix(src, dst, torch.float32, device)  # (dst, src), two non-zeros a row
-    first = (weights > 0).to(torch.uint8).argmax(dim=1)  # the first non-zero of each row
-    second = (first + 1).clamp_(max=src - 1)
-    weight = weights.gather(1, second[:, None])[:, 0].masked_fill_(second == first, 0.0)
-    return first, second, weight

@@ -1,4 +1,4 @@
-"""The one bilinear resize and the weights it is applied with as matrices or as four source pixels."""
+"""The one bilinear resize and the weights it is applied with as matrices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from swinseg.models.ops.resize import (
-    bilinear_sources,
     interpolation_matrix,
     resize,
     rows_read,
@@ -15,17 +14,12 @@ from swinseg.models.ops.resize import (
 
 
 @pytest.mark.parametrize("src,dst", [(16, 64), (17, 40), (40, 17), (5, 5), (1, 9), (128, 683)])
-def test_matrix_and_sources_reproduce_f_interpolate_along_one_axis(src, dst):
+def test_matrix_reproduces_f_interpolate_along_one_axis(src, dst):
     x = torch.randn(3, src, dtype=torch.float64)
     expected = F.interpolate(x[None, :, :, None], size=(dst, 1), mode="bilinear", align_corners=False)[0, :, :, 0]
     matrix = interpolation_matrix(src, dst, torch.float64)
     assert torch.allclose(x @ matrix.T, expected, atol=1e-12)
-    first, second, weight = bilinear_sources(src, dst)  # float32 weights: compared with float32 resizing
-    assert ((second == first) | (second == first + 1)).all() and ((weight >= 0) & (weight < 1)).all()
-    x32 = x.float()
-    expected32 = F.interpolate(x32[None, :, :, None], size=(dst, 1), mode="bilinear", align_corners=False)[0, :, :, 0]
-    recomposed = x32[:, first] * (1 - weight) + x32[:, second] * weight
-    assert torch.allclose(recomposed, expected32, atol=1e-6)
+    assert ((matrix != 0).sum(1) <= 2).all() and (matrix >= 0).all()  # two taps at most, non-negative weights
 
 
 def test_resize_is_the_identity_at_the_same_size_and_rows_read_spans_the_sources():
